@@ -1,0 +1,53 @@
+"""`python -m emulator`: serve the practice tenant(s) and explain how to use them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .server import EmulatorServer
+from .store import DEFAULT_SEED
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description="Local emulator of the Bright Pattern tenant APIs used by the SMS/MMS runbook "
+                    "(practice and tests only; not Bright Pattern).",
+        epilog="Example: python -m emulator --port 8765 --db practice.db")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1; "
+                        "the console has no authentication, keep it on loopback)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    parser.add_argument("--db", help="SQLite file that keeps the state across restarts (default: in memory)")
+    parser.add_argument("--seed", default=str(DEFAULT_SEED), help="YAML seed for a new state (default: the practice tenant)")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        server = EmulatorServer(args.host, args.port, db_path=args.db, seed=args.seed, quiet=args.quiet)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}. "
+              f"Pick another --port (0 picks a free one).", file=sys.stderr)
+        return 2
+    url = server.url
+    scopes = server.store.scopes()
+    scope = scopes[0] if scopes else "<none>"
+    print(f"Bright Pattern emulator listening on {url}  (practice and tests only)")
+    print(f"  tenants (scope):      {', '.join(scopes) or 'none'}")
+    print(f"  console and state:    {url}/_emulator/  and  {url}/_emulator/state")
+    print("  get the seeded admin's API secret (shown once, as in the admin UI):")
+    print(f"    curl -s -X POST {url}/_emulator/tenants/{scope}/users/admin/api-secret")
+    print("  then request a token with it:")
+    print(f"    curl -s {url}/configapi/v2/oauth/token -d grant_type=client_credentials \\")
+    print(f"         -d client_id=admin -d scope={scope} --data-urlencode client_secret@-   # paste it on stdin")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

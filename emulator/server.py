@@ -1,0 +1,54 @@
+"""Run the emulator in a background thread (tests, `helpers run --emulator`) or in the foreground."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .app import create_app
+from .store import Store
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # tests and runbook runs: no access log noise
+        pass
+
+
+class EmulatorServer:
+    """A threaded HTTP server on loopback; port 0 picks a free port (moto's habit for tests)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, db_path: str | Path | None = None,
+                 seed=None, quiet: bool = True):
+        self.store = Store(db_path=db_path, seed=seed)
+        self.app = create_app(self.store)
+        self._server = make_server(host, port, self.app, threaded=True,
+                                   request_handler=_QuietHandler if quiet else WSGIRequestHandler)
+        self.host, self.port = host, self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="bp-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,96 @@
+"""Configuration API users (`/configapi/v2/user`). Roles can be set on create, never updated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from ..auth import AuthenticatedSession
+from ..errors import NotFoundError
+from ..secrets import Secret
+
+BASE = "/configapi/v2/user"
+
+
+@dataclass(frozen=True)
+class User:
+    login_id: str
+    first_name: str
+    last_name: str
+    team: str
+    roles: tuple[str, ...]
+    disabled: bool
+    extension: str | None
+    email: str | None
+    raw: dict = field(repr=False, compare=False)
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> User:
+        disabled = payload.get("disabled", False)
+        if isinstance(disabled, str):  # the samples send "true" as a string
+            disabled = disabled.lower() == "true"
+        roles = payload.get("roles") or []
+        # SCIM-style answers carry [{"value": "Agent"}]; the Configuration API plain names.
+        names = tuple(r.get("value") if isinstance(r, dict) else str(r) for r in roles)
+        return cls(login_id=str(payload.get("loginId")), first_name=payload.get("firstName") or "",
+                   last_name=payload.get("lastName") or "", team=payload.get("team") or "", roles=names,
+                   disabled=bool(disabled), extension=payload.get("extension"), email=payload.get("email"),
+                   raw=payload)
+
+
+class UsersApi:
+    def __init__(self, session: AuthenticatedSession):
+        self.session = session
+
+    @staticmethod
+    def _path(login_id: str, prefix: str = "") -> str:
+        return f"{BASE}/{prefix}{quote(login_id, safe='')}"
+
+    def get(self, login_id: str) -> User:
+        return User.from_payload(self.session.json("GET", self._path(login_id)))
+
+    def find(self, login_id: str) -> User | None:
+        try:
+            return self.get(login_id)
+        except NotFoundError:
+            return None
+
+    def create(self, login_id: str, first_name: str, last_name: str, team: str, *, roles: list[str] = (),
+               password: Secret | None = None, change_password: bool = False, email: str | None = None,
+               extension: str | None = None) -> None:
+        body = {"loginId": login_id, "firstName": first_name, "lastName": last_name, "team": team,
+                "roles": list(roles), "changePassword": change_password}
+        if password is not None:
+            body["password"] = password.reveal()
+        if email:
+            body["email"] = email
+        if extension:
+            body["extension"] = extension
+        self.session.request("POST", BASE, json_body=body, idempotent=False)
+
+    def update(self, login_id: str, *, skills: dict | None = None, disabled: bool | None = None,
+               password: Secret | None = None, change_password: bool | None = None, team: str | None = None) -> None:
+        """Only the documented updatable fields exist here: the API cannot change roles."""
+        body: dict = {}
+        if skills is not None:
+            body["skills"] = skills
+        if disabled is not None:
+            body["disabled"] = disabled
+        if password is not None:
+            body["password"] = password.reveal()
+        if change_password is not None:
+            body["changePassword"] = change_password
+        if team is not None:
+            body["team"] = team
+        if not body:
+            raise ValueError("update needs at least one of skills, disabled, password, change_password, team")
+        self.session.request("PUT", self._path(login_id), json_body=body)
+
+    def delete(self, login_id: str) -> None:
+        self.session.request("DELETE", self._path(login_id))
+
+    def is_locked(self, login_id: str) -> bool:
+        return bool(self.session.json("GET", self._path(login_id, "lock/")).get("lockedOut"))
+
+    def clear_lock(self, login_id: str) -> bool:
+        return bool(self.session.json("PUT", self._path(login_id, "lock/")).get("lockedOut"))
