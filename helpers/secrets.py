@@ -7,6 +7,9 @@ form body or an Authorization header. Nothing else should.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from pathlib import Path
 
 MASK = "********"
 
@@ -48,3 +51,135 @@ class Secret:
     def __reduce__(self):
         # Pickling would write the value somewhere we do not control.
         raise TypeError("Secret cannot be pickled")
+
+
+# ---------------------------------------------------------------------------------------------
+# Where secrets come from. Never from parameters; in this order:
+#   1. this process's memory (the notebook form's Password field),
+#   2. environment variables,
+#   3. the private handoff file (0600; the runner's, or the interactive default under ~/.cache),
+#   4. the OS keyring, when the `keyring` package is installed and has a usable backend.
+
+SECRET_ENV = {"api": "BP_API_SECRET", "admin": "BP_ADMIN_SECRET"}
+HANDOFF_ENV = "BP_RUNBOOK_HANDOFF"
+DEFAULT_HANDOFF = Path.home() / ".cache" / "bp-sms-runbook" / "handoff.json"
+KEYRING_SERVICE = "bp-sms-runbook"
+
+_memory: dict[str, str] = {}
+
+
+def clear_memory() -> None:
+    """Forget the secrets handed over in this process (tests; a new tenant in the same kernel)."""
+    _memory.clear()
+
+
+def handoff_path(environ=None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(HANDOFF_ENV) or DEFAULT_HANDOFF)
+
+
+def _read_handoff(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_private_json(path: Path, data: dict) -> None:
+    """Write JSON readable by the owner only (directory 0700, file 0600), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _keyring():
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:
+        return None
+    try:
+        backend = keyring.get_keyring()
+    except Exception:  # a broken keyring configuration must not break the runbook
+        return None
+    return None if isinstance(backend, fail.Keyring) else keyring
+
+
+class SecretStore:
+    """Finds the API user's and the admin's secrets for one tenant without ever storing them in
+    a parameter. `role` is "api" (the API user's secret) or "admin"."""
+
+    def __init__(self, base_url: str, scope: str, logins: dict[str, str], environ=None, use_keyring: bool = True):
+        self.base_url, self.scope, self.logins = base_url, scope, logins
+        self.environ = os.environ if environ is None else environ
+        self.use_keyring = use_keyring
+
+    def _key(self, role: str) -> str:
+        return f"{self.base_url} {self.scope} {self.logins.get(role, '')}"
+
+    def get(self, role: str) -> Secret | None:
+        login = self.logins.get(role)
+        if not login:
+            return None
+        name = f"{role} secret ({login})"
+        key = self._key(role)
+        if key in _memory:
+            return Secret(_memory[key], name=name, source="entered in the form")
+        env = SECRET_ENV[role]
+        if self.environ.get(env, "").strip():
+            return Secret(self.environ[env], name=name, source=f"environment variable {env}")
+        path = handoff_path(self.environ)
+        value = _read_handoff(path).get(key)
+        if value:
+            return Secret(value, name=name, source=f"handoff file {path}")
+        ring = _keyring() if self.use_keyring else None
+        if ring is not None:
+            try:
+                value = ring.get_password(KEYRING_SERVICE, f"{self.scope}/{login}")
+            except Exception:
+                value = None
+            if value:
+                return Secret(value, name=name, source=f"keyring ({KEYRING_SERVICE}, {self.scope}/{login})")
+        return None
+
+    def remember(self, role: str, value: str, *, persist: bool = True) -> Secret:
+        """Keep a secret handed over during the run; `persist` also writes the private handoff file
+        so the next notebook (a fresh kernel) finds it."""
+        secret = Secret(value, name=f"{role} secret ({self.logins.get(role)})", source="entered in the form")
+        key = self._key(role)
+        _memory[key] = secret.reveal()
+        if persist:
+            path = handoff_path(self.environ)
+            data = _read_handoff(path)
+            data[key] = secret.reveal()
+            write_private_json(path, data)
+            secret.source = f"handoff file {path}"
+        return secret
+
+    def forget(self, role: str) -> None:
+        key = self._key(role)
+        _memory.pop(key, None)
+        path = handoff_path(self.environ)
+        data = _read_handoff(path)
+        if data.pop(key, None) is not None:
+            write_private_json(path, data)
+
+    def describe(self) -> list[dict]:
+        """Which secrets are available and from where; never their values."""
+        rows = []
+        for role in ("api", "admin"):
+            secret = self.get(role)
+            rows.append({"secret": f"{role} secret", "user": self.logins.get(role) or "(none)",
+                         "available": secret is not None, "source": secret.source if secret else
+                         f"not found (set {SECRET_ENV[role]}, the form, the handoff file or the keyring)"})
+        return rows
+
+    def known_values(self) -> list[str]:
+        """Every secret value this store can see, for the scrubber."""
+        values = [s.reveal() for s in (self.get("api"), self.get("admin")) if s is not None]
+        values += list(_memory.values()) + [v for v in _read_handoff(handoff_path(self.environ)).values() if isinstance(v, str)]
+        return sorted(set(values))

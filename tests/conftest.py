@@ -7,7 +7,7 @@ import requests
 
 from emulator import EmulatorServer
 from helpers.client import BrightPatternClient
-from helpers.secrets import Secret
+from helpers.secrets import Secret, clear_memory
 from helpers.transport import RetryPolicy
 
 SCOPE = "example.brightpattern.com"
@@ -78,6 +78,13 @@ def emulator_server():
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secret_memory():
+    clear_memory()
+    yield
+    clear_memory()
+
+
 @pytest.fixture
 def emulator(emulator_server):
     Console(emulator_server.url).reset()
@@ -108,8 +115,13 @@ def make_client(emulator, login_id, secret, sleeps=None, **kwargs) -> BrightPatt
 
 
 @pytest.fixture
-def admin(emulator, console, sleeps) -> BrightPatternClient:
-    return make_client(emulator, "admin", console.generate_secret("admin"), sleeps)
+def admin_secret(console) -> str:
+    return console.generate_secret("admin")
+
+
+@pytest.fixture
+def admin(emulator, admin_secret, sleeps) -> BrightPatternClient:
+    return make_client(emulator, "admin", admin_secret, sleeps)
 
 
 @pytest.fixture

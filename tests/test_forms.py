@@ -1,0 +1,83 @@
+"""The ipywidgets form logic, without a browser: widgets are driven programmatically."""
+
+from __future__ import annotations
+
+import os
+from unittest import mock
+
+from helpers.forms import StepForm
+from helpers.params import validate
+from helpers.results import StepResult
+from helpers.runbook import StepNotebook
+from helpers.secrets import SecretStore
+
+
+class FakeRunner:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, step_id, params, environ=None):
+        self.calls.append((step_id, params))
+        return StepResult(step_id, "title").finish("ok", f"ran for role {params.role}")
+
+
+def make_form(namespace=None, secret_field=False, environ=None):
+    runner = FakeRunner()
+    form = StepForm("01_grant_privilege", validate({"role": "SMS API"}), ["role", "api_user", "practice_mode"],
+                    namespace=namespace, secret_field=secret_field, environ=environ, runner=runner)
+    return form, runner
+
+
+def test_prefilled_from_parameters():
+    form, _ = make_form()
+    assert form.values() == {"role": "SMS API", "api_user": "api.sms", "practice_mode": False}
+
+
+def test_button_copies_edited_values_into_the_parameters_and_reruns():
+    namespace = {"role": "SMS API", "api_user": "api.sms", "practice_mode": False}
+    form, runner = make_form(namespace)
+    form.inputs["role"].value = "Texting"
+    form.button.click()
+    assert namespace["role"] == "Texting"
+    assert runner.calls[0][0] == "01_grant_privilege" and runner.calls[0][1].role == "Texting"
+    assert form.result.summary == "ran for role Texting"
+    assert "ok: ran for role Texting" in form.message.value
+
+
+def test_invalid_edit_is_explained_and_changes_nothing():
+    namespace = {"role": "SMS API", "api_user": "api.sms", "practice_mode": False}
+    form, runner = make_form(namespace)
+    form.inputs["api_user"].value = "bad user!"
+    form.button.click()
+    assert runner.calls == []
+    assert namespace["api_user"] == "api.sms"
+    assert "parameter &#x27;api_user&#x27;" in form.message.value and "Fix:" in form.message.value
+
+
+def test_password_is_handed_over_and_never_kept_in_widget_state(tmp_path):
+    environ = {"BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
+    form, runner = make_form(secret_field=True, environ=environ)
+    canary = "CANARY" + "k" * 58
+    form.secret.value = canary
+    form.button.click()
+    assert form.secret.value == ""
+    assert canary not in str(form.secret.get_state())
+    assert canary not in form.message.value
+    params = runner.calls[0][1]
+    store = SecretStore(params.base_url, params.effective_scope, {"api": params.api_user}, environ)
+    assert store.get("api").reveal() == canary
+    assert oct((tmp_path / "handoff.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_headless_form_is_inert(capsys):
+    with mock.patch.dict(os.environ, {"BP_RUNBOOK_HEADLESS": "1"}):
+        assert StepNotebook("01_grant_privilege", {}).form() is None
+    assert "headless run" in capsys.readouterr().out
+
+
+def test_interactive_form_has_only_the_steps_fields():
+    with mock.patch.dict(os.environ, {}, clear=False):
+        os.environ.pop("BP_RUNBOOK_HEADLESS", None)
+        form = StepNotebook("03_api_secret", {"api_user": "x.y"}).form()
+    assert set(form.inputs) == {"tenant_url", "scope", "practice_mode", "dry_run", "ca_bundle", "api_user"}
+    assert form.inputs["api_user"].value == "x.y" and form.secret is not None
