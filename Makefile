@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/python -m helpers run --params $(PARAMS) --emulator
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

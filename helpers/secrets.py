@@ -78,7 +78,7 @@ def handoff_path(environ=None) -> Path:
     return Path(environ.get(HANDOFF_ENV) or DEFAULT_HANDOFF)
 
 
-def _read_handoff(path: Path) -> dict:
+def read_handoff(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -133,7 +133,7 @@ class SecretStore:
         if self.environ.get(env, "").strip():
             return Secret(self.environ[env], name=name, source=f"environment variable {env}")
         path = handoff_path(self.environ)
-        value = _read_handoff(path).get(key)
+        value = read_handoff(path).get(key)
         if value:
             return Secret(value, name=name, source=f"handoff file {path}")
         ring = _keyring() if self.use_keyring else None
@@ -154,7 +154,7 @@ class SecretStore:
         _memory[key] = secret.reveal()
         if persist:
             path = handoff_path(self.environ)
-            data = _read_handoff(path)
+            data = read_handoff(path)
             data[key] = secret.reveal()
             write_private_json(path, data)
             secret.source = f"handoff file {path}"
@@ -164,7 +164,7 @@ class SecretStore:
         key = self._key(role)
         _memory.pop(key, None)
         path = handoff_path(self.environ)
-        data = _read_handoff(path)
+        data = read_handoff(path)
         if data.pop(key, None) is not None:
             write_private_json(path, data)
 
@@ -181,5 +181,5 @@ class SecretStore:
     def known_values(self) -> list[str]:
         """Every secret value this store can see, for the scrubber."""
         values = [s.reveal() for s in (self.get("api"), self.get("admin")) if s is not None]
-        values += list(_memory.values()) + [v for v in _read_handoff(handoff_path(self.environ)).values() if isinstance(v, str)]
+        values += list(_memory.values()) + [v for v in read_handoff(handoff_path(self.environ)).values() if isinstance(v, str)]
         return sorted(set(values))

@@ -132,17 +132,17 @@ def preflight(ctx: StepContext) -> StepResult:
         ctx.console()  # refuses anything that is not the emulator
         r.notes.append(f"{LABEL} the admin-UI steps 01, 03 and 05 will act through the emulator's console")
 
-    # The tenant answers if its token endpoint rejects an empty request with an HTTP error.
+    # The tenant answers if its token endpoint rejects an incomplete request with an HTTP error.
     from .transport import Transport
     transport = Transport(p.base_url, connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
                           ca_bundle=p.ca_bundle or None, sleep=ctx.sleep)
     try:
-        transport.request("POST", "/configapi/v2/oauth/token", form={}, idempotent=True)
-        answer = "HTTP 200 to an empty token request (unexpected but reachable)"
+        transport.request("POST", "/configapi/v2/oauth/token", form={"grant_type": "client_credentials"}, idempotent=True)
+        answer = "HTTP 200 to an incomplete token request (unexpected, but the tenant answers)"
     except RunbookError as exc:
         if getattr(exc, "status", None) is None:
             return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}")
-        answer = f"HTTP {exc.status} to an empty token request, as expected"
+        answer = f"HTTP {exc.status} to an incomplete token request, as expected"
     r.evidence["token endpoint"] = answer
 
     available = {row["secret"].split()[0]: row["available"] for row in r.observed["secrets"]}

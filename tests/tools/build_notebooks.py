@@ -104,7 +104,7 @@ def build(step_id: str) -> nbformat.NotebookNode:
     lines = [f"{n}: {kinds[n]} = {literal(getattr(defaults, n))}" for n in names]
     width = max(len(line) for line in lines)
     params_src = "# Parameters (papermill injects overrides after this cell). No secret is ever a parameter.\n" + "\n".join(
-        line.ljust(width) + f"  # {COMMENTS[n]}" for line, n in zip(lines, names))
+        line.ljust(width) + f"  # {COMMENTS[n]}" for line, n in zip(lines, names, strict=True))
     cells = [
         new_markdown_cell(f"# {step_id.replace('_', ' ', 1)}: {step.title}\n\n{INTRO[step_id]}\n\n{SOURCES}"),
         new_code_cell(params_src, metadata={"tags": ["parameters"]}),

@@ -1,0 +1,67 @@
+"""`python -m helpers …`: run the runbook, or show the run history."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .runner import DEFAULT_OUT, RunOptions, run
+from .summary import EXIT_MEANINGS, history_table
+
+EXAMPLES = """examples:
+  python -m helpers run --params params/demo.yaml --emulator          # practice run, embedded emulator
+  BP_ADMIN_SECRET=… BP_API_SECRET=… python -m helpers run --params params/tenant.yaml
+  python -m helpers run --params params/tenant.yaml --only 4,5 --dry-run
+  python -m helpers history --tenant example.brightpattern.com
+
+exit codes:
+""" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description="Bright Pattern SMS/MMS API onboarding runbook.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="execute the runbook notebooks and record the run",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Executes notebooks 00-06 in order with papermill (a fresh kernel each) and writes "
+                                   "outputs/<tenant>/<UTC timestamp>/ with the notebooks, summary.json, summary.html and "
+                                   "run.log. Secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never "
+                                   "from the parameter file.")
+    r.add_argument("--params", required=True, type=Path, metavar="FILE",
+                   help="YAML parameter file, e.g. params/demo.yaml (see params/tenant.example.yaml)")
+    r.add_argument("--emulator", action="store_true",
+                   help="start the embedded emulator for this run (needs tenant_url: emulator), e.g. for the demo")
+    r.add_argument("--emulator-seed", type=Path, metavar="FILE", help="seed YAML for the embedded emulator")
+    r.add_argument("--only", action="append", default=[], metavar="STEPS",
+                   help="run only these steps, e.g. --only 4,5 or --only 04_access_token")
+    r.add_argument("--from", dest="from_step", metavar="STEP", help="start at this step, e.g. --from 3")
+    r.add_argument("--dry-run", action="store_true", help="observe and report; change nothing (overrides the file)")
+    r.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"where run records go (default: {DEFAULT_OUT})")
+    r.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
+    r.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="what the runner logs to the terminal (run.log always keeps INFO and up)")
+
+    h = sub.add_parser("history", help="show the latest runs per tenant")
+    h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
+    h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
+    h.add_argument("--limit", type=int, default=10, help="runs per tenant (default: 10)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "history":
+        print(history_table(args.out, args.tenant, args.limit))
+        return 0
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setLevel(getattr(logging, args.log_level))  # run.log gets more; the terminal only this
+    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(terminal)
+    options = RunOptions(params_path=args.params, emulator=args.emulator, emulator_seed=args.emulator_seed,
+                         only=args.only, from_step=args.from_step, dry_run=args.dry_run, out_dir=args.out,
+                         keep_going=args.keep_going, log_level=args.log_level)
+    return run(options, sys.stdout).exit_code

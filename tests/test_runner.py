@@ -1,0 +1,246 @@
+"""Layer 5: the runner end to end: exit codes, the lock, records, and canary secrets that must
+appear in no artifact of a successful or a failing run."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+from emulator import EmulatorServer
+from emulator.store import DEFAULT_SEED
+from helpers.runner import RunOptions, run, tenant_folder
+from helpers.scrub import Scrubber
+from helpers.secrets import write_private_json
+
+ROOT = Path(__file__).resolve().parents[1]
+CANARY_ADMIN = "CANARYadmin" + "A1b2C3d4" * 6 + "zzzzz"
+CANARY_API = "CANARYapi" + "Q9w8E7r6" * 6 + "yyyyyyy"
+TOKEN_SHAPED = re.compile(r"\b[0-9A-Za-z]{32,}\b")
+
+pytestmark = pytest.mark.notebooks
+
+
+def write_params(tmp_path: Path, **values) -> Path:
+    base = {"tenant_url": "emulator", "scope": "example.brightpattern.com", "smoke_timeout": 5, "poll_interval": 0.2}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(base | values), encoding="utf-8")
+    return path
+
+
+def ready_seed(tmp_path: Path) -> Path:
+    """A tenant where a person already did steps 01, 03 and 05, with canary secrets planted."""
+    seed = yaml.safe_load(DEFAULT_SEED.read_text())
+    tenant = seed["tenants"][0]
+    next(r for r in tenant["roles"] if r["name"] == "SMS API")["privileges"] = ["Use SMS/MMS API"]
+    next(u for u in tenant["users"] if u["loginId"] == "admin")["api_secret"] = CANARY_ADMIN
+    tenant["users"].append({"loginId": "api.sms", "firstName": "SMS", "lastName": "API", "team": "Admins",
+                            "roles": ["SMS API"], "api_secret": CANARY_API})
+    tenant["services"][0]["outbound_chat_accounts"] = ["16502505674"]
+    path = tmp_path / "seed.yaml"
+    path.write_text(yaml.safe_dump(seed), encoding="utf-8")
+    return path
+
+
+def go(tmp_path, params: Path, **options):
+    out = io.StringIO()
+    outcome = run(RunOptions(params_path=params, out_dir=tmp_path / "outputs", **options), out)
+    return outcome, out.getvalue()
+
+
+def artifacts(outcome) -> list[Path]:
+    files = [p for p in outcome.run_dir.rglob("*") if p.is_file()]
+    return files + [outcome.run_dir.parent / "history.csv"]
+
+
+def assert_no_secret_anywhere(outcome, printed: str, *secrets: str):
+    for path in artifacts(outcome):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for secret in secrets:
+            assert secret not in text, f"a canary secret leaked into {path.name}"
+        if path.suffix == ".ipynb":
+            nb = json.loads(text)
+            assert "widgets" not in nb["metadata"]
+            assert not TOKEN_SHAPED.search(json.dumps(nb)), f"token-shaped string in {path.name}"
+    for secret in secrets:
+        assert secret not in printed
+
+
+@pytest.fixture
+def seeded_emulator(tmp_path):
+    with EmulatorServer(seed=str(ready_seed(tmp_path))) as server:
+        yield server
+
+
+def test_demo_run_exit_0_with_a_readable_report(tmp_path):
+    params = ROOT / "params" / "demo.yaml"
+    outcome, printed = go(tmp_path, params, emulator=True)
+    assert outcome.exit_code == 0, printed
+    assert [s["result"]["status"] for s in outcome.summary["steps"]] == ["ok", "changed", "changed", "changed", "ok",
+                                                                          "changed", "ok"]
+    run_dir = outcome.run_dir
+    assert run_dir.parent.name == "emulator_example.brightpattern.com"
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        ["00_preflight.ipynb", "01_grant_privilege.ipynb", "02_define_user.ipynb", "03_api_secret.ipynb",
+         "04_access_token.ipynb", "05_chat_service.ipynb", "06_smoke_test.ipynb", "run.log", "summary.html",
+         "summary.json"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["exit_code"] == 0 and summary["secret_scan"] == "clean"
+    assert summary["versions"]["papermill"] == "2.7.0" and summary["run_by"]["user"]
+    assert summary["parameters"]["practice_mode"] is True
+    html = (run_dir / "summary.html").read_text()
+    assert "exit 0: all steps ok, changed or skipped" in html and "href='04_access_token.ipynb'" in html
+    assert f"Report: {run_dir / 'summary.html'}" in printed
+    assert "[7/7] 06_smoke_test" in printed
+    history = (run_dir.parent / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and history[1].startswith(run_dir.name + ",")
+    # The generated secrets went through a private handoff file that is gone after the run.
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("bp-runbook-*/handoff.json"))
+
+
+def test_untouched_tenant_exit_2_with_instructions(tmp_path):
+    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["1,3,5"])
+    assert outcome.exit_code == 2, printed
+    assert [s["result"]["step"] for s in outcome.summary["steps"]] == ["01_grant_privilege", "03_api_secret", "05_chat_service"]
+    html = (outcome.run_dir / "summary.html").read_text()
+    assert "What a person must do" in html and "Users &amp; Teams &gt; Roles" in html and "Outbound chat accounts" in html
+
+
+def test_canaries_reach_no_artifact_of_a_successful_run(tmp_path, seeded_emulator):
+    handoff = tmp_path / "private" / "handoff.json"
+    key = f"{seeded_emulator.url} example.brightpattern.com api.sms"
+    write_private_json(handoff, {key: CANARY_API})  # the API secret planted in the handoff file
+    env = {"BP_EMULATOR_URL": seeded_emulator.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_RUNBOOK_HANDOFF": str(handoff)}
+    with mock.patch.dict(os.environ, env):
+        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_test=True, smoke_message=f"hello {CANARY_API}"))
+    assert outcome.exit_code == 0, printed
+    assert {s["result"]["status"] for s in outcome.summary["steps"]} == {"ok"}
+    assert_no_secret_anywhere(outcome, printed, CANARY_API, CANARY_ADMIN)
+    assert handoff.exists()  # the caller's handoff file is the caller's: not removed
+
+
+def test_failing_run_exit_1_keeps_the_failed_notebook_and_says_which_cell(tmp_path, seeded_emulator):
+    env = {"BP_EMULATOR_URL": seeded_emulator.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": CANARY_API}
+    with mock.patch.dict(os.environ, env):
+        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_test=True, test_destination="+15005550001"),
+                              from_step="4")
+    assert outcome.exit_code == 1, printed
+    failed = outcome.summary["steps"][-1]
+    assert failed["result"]["status"] == "failed" and failed["notebook"] == "06_smoke_test.ipynb"
+    assert (outcome.run_dir / "06_smoke_test.ipynb").exists()
+    assert re.fullmatch(r"cell \[\d+\] \(cell \d+ of the notebook\) raised StepFailed: 06_smoke_test: failed - "
+                        r"test message failed: 30003 Unreachable destination handset \(queued -> failed\)", failed["failure"])
+    assert "06_smoke_test failed" in (outcome.run_dir / "summary.html").read_text()
+    assert_no_secret_anywhere(outcome, printed, CANARY_API, CANARY_ADMIN)
+
+
+def test_stops_at_first_failure_unless_keep_going(tmp_path):
+    env = {"BP_EMULATOR_URL": "http://127.0.0.1:9"}  # nothing listens: preflight fails
+    with mock.patch.dict(os.environ, env):
+        params = write_params(tmp_path, admin_user="", connect_timeout=0.2)
+        stopped, _ = go(tmp_path, params, only=["0,4"])
+        going, _ = go(tmp_path, params, only=["0,4"], keep_going=True)
+    assert stopped.exit_code == going.exit_code == 1
+    assert stopped.summary["steps"][1]["result"]["summary"].startswith("not run: stopped after 00_preflight failed")
+    assert stopped.summary["steps"][1]["notebook"] is None
+    assert going.summary["steps"][1]["result"]["status"] == "action-required"
+
+
+@pytest.mark.parametrize("content,message", [
+    ("access_number: 16502505674\n", "parameter 'access_number': 16502505674 was read as a number, not text"),
+    ("client_secret: abc\n", "parameter 'client_secret': secrets are never parameters"),
+    ("tenant_url: http://example.com\n", "parameter 'tenant_url': plain http is refused"),
+    ("colour: blue\n", "parameter 'colour': is not a runbook parameter"),
+    ("role: [unclosed\n", "parameter '--params'"),
+])
+def test_bad_parameters_exit_3_before_any_step(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    outcome, printed = go(tmp_path, path)
+    assert outcome.exit_code == 3
+    assert message in printed and "Fix:" in printed
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_missing_admin_secret_exit_3(tmp_path):
+    with mock.patch.dict(os.environ, {"BP_ADMIN_SECRET": ""}):
+        outcome, printed = go(tmp_path, write_params(tmp_path), emulator=True)
+    assert outcome.exit_code == 3
+    assert "no secret for the admin user 'admin'" in printed and "BP_ADMIN_SECRET" in printed
+
+
+def test_unknown_step_and_emulator_mismatch_exit_3(tmp_path):
+    assert go(tmp_path, write_params(tmp_path), only=["9"])[0].exit_code == 3
+    outcome, printed = go(tmp_path, write_params(tmp_path, tenant_url="https://example.brightpattern.com"), emulator=True)
+    assert outcome.exit_code == 3 and "--emulator" in printed
+
+
+def test_second_run_for_the_same_tenant_exits_4_at_once(tmp_path):
+    from filelock import FileLock
+
+    params = write_params(tmp_path, admin_user="")
+    tenant_dir = tmp_path / "outputs" / "emulator_example.brightpattern.com"
+    tenant_dir.mkdir(parents=True)
+    with FileLock(str(tenant_dir / ".run.lock")):
+        outcome, printed = go(tmp_path, params, emulator=True)
+    assert outcome.exit_code == 4
+    assert "another runbook run for emulator_example.brightpattern.com is in progress" in printed
+    assert [p.name for p in tenant_dir.iterdir()] == [".run.lock"]
+
+
+def test_a_secret_that_survives_scrubbing_fails_the_run_and_names_the_file(tmp_path, seeded_emulator, monkeypatch):
+    env = {"BP_EMULATOR_URL": seeded_emulator.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": CANARY_API}
+    monkeypatch.setattr(Scrubber, "file", lambda self, path: None)  # a scrubber that misses everything
+    with mock.patch.dict(os.environ, env):
+        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_message=f"oops {CANARY_API}", smoke_test=True),
+                              only=["6"])
+    assert outcome.exit_code == 1
+    assert re.search(r"error: secret scan: known secret, token-shaped string survived in .*06_smoke_test\.ipynb", printed)
+    assert CANARY_API not in printed
+
+
+def test_dry_run_changes_nothing_on_the_tenant(tmp_path):
+    outcome, printed = go(tmp_path, ROOT / "params" / "demo.yaml", emulator=True, dry_run=True)
+    assert outcome.exit_code == 2, printed
+    assert outcome.summary["parameters"]["dry_run"] is True
+    assert all(s["result"]["changed"] == [] for s in outcome.summary["steps"])
+
+
+def test_history_command_shows_latest_runs(tmp_path):
+    go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["1"])
+    proc = subprocess.run([sys.executable, "-m", "helpers", "history", "--out", str(tmp_path / "outputs")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["tenant", "run_id", "exit_code", "00", "01", "02", "03", "04", "05", "06", "duration_s"]
+    assert lines[1].split()[:4] == ["emulator_example.brightpattern.com", lines[1].split()[1], "2", "action-required"]
+
+
+def test_cli_help_explains_every_option():
+    proc = subprocess.run([sys.executable, "-m", "helpers", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
+    for option in ("--params", "--emulator", "--only", "--from", "--dry-run", "--out", "--keep-going", "--log-level"):
+        assert option in proc.stdout
+    assert "exit codes:" in proc.stdout and "python -m helpers run --params params/demo.yaml --emulator" in proc.stdout
+
+
+def test_one_notebook_by_hand_with_papermill(tmp_path, emulator):
+    env = {**os.environ, "BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "h.json")}
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "papermill", "notebooks/00_preflight.ipynb", str(out),
+                           "-p", "admin_user", "", "--no-progress-bar"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "00_preflight: ok - tenant answers" in out.read_text()
+
+
+def test_tenant_folder_names():
+    from helpers.params import validate
+    assert tenant_folder(validate({"tenant_url": "https://acme.brightpattern.com"})) == "acme.brightpattern.com"
+    assert tenant_folder(validate({})) == "emulator_example.brightpattern.com"

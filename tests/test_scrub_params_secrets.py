@@ -1,0 +1,123 @@
+"""Units: the scrubber on notebook structures, parameter validation, and secret sources."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from helpers.errors import ParameterError
+from helpers.params import RunbookParams, load, validate
+from helpers.scrub import REDACTED, Scrubber, scrub_and_scan
+from helpers.secrets import Secret, SecretStore, read_handoff, write_private_json
+
+SECRET = "s3cr3t-Value/with+chars=="
+
+
+def notebook_with_leaks(path):
+    nb = {"cells": [{"cell_type": "code", "source": f"x = '{SECRET}'", "metadata": {}, "execution_count": 1,
+                     "outputs": [{"output_type": "stream", "name": "stdout", "text": f"token {'AB12' * 16}\n"},
+                                 {"output_type": "display_data", "metadata": {},
+                                  "data": {"image/png": "iVBORw0KGgo" + "A" * 40, "text/plain": f"see {SECRET}"}}]}],
+          "metadata": {"papermill": {"parameters": {"note": SECRET}},
+                       "widgets": {"application/vnd.jupyter.widget-state+json": {"state": {"m": {"value": SECRET}}}}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb))
+
+
+def test_scrubber_cleans_sources_outputs_metadata_and_widget_state(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    notebook_with_leaks(path)
+    scrubber = Scrubber([SECRET])
+    assert set(scrubber.leaks(path)) == {"widget state"}
+    scrubber.file(path)
+    assert scrubber.leaks(path) == []
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb["metadata"]
+    assert nb["metadata"]["papermill"]["parameters"]["note"] == REDACTED
+    assert nb["cells"][0]["outputs"][0]["text"] == f"token {REDACTED}\n"
+    assert nb["cells"][0]["outputs"][1]["data"]["image/png"].startswith("iVBORw0KGgo")  # images untouched
+
+
+def test_scrubber_catches_encoded_forms(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text('json "s3cr3t-Value/with+chars==" form s3cr3t-Value%2Fwith%2Bchars%3D%3D\n')
+    assert scrub_and_scan([log], [SECRET]) == {}
+    assert "s3cr3t" not in log.read_text()
+
+
+def test_scan_reports_survivors_without_values(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text(f"leak {SECRET}")
+    assert Scrubber([SECRET]).leaks(log) == ["known secret"]
+
+
+def test_short_values_are_not_treated_as_secrets():
+    assert Scrubber(["abc", ""]).values == []
+
+
+@pytest.mark.parametrize("values,parameter,problem", [
+    ({"access_number": "6502505674"}, "access_number", "no leading '+'"),
+    ({"access_number": "+1650"}, "access_number", "not a possible phone number"),
+    ({"test_destination": "+1 abc"}, "test_destination", "not a phone number"),
+    ({"tenant_url": "https://x.example.com/configapi"}, "tenant_url", "has a path"),
+    ({"scope": "bad scope"}, "scope", "is not a host name"),
+    ({"role": "  "}, "role", "is empty"),
+    ({"api_user": "has space"}, "api_user", "not a valid login ID"),
+    ({"admin_user": "api.sms"}, "admin_user", "same user as api_user"),
+    ({"smoke_test": "maybe"}, "smoke_test", "is not true or false"),
+    ({"smoke_timeout": -1}, "smoke_timeout", "is not positive"),
+    ({"ca_bundle": "/nope.pem"}, "ca_bundle", "is not a file"),
+    ({"api_password": "x"}, "api_password", "secrets are never parameters"),
+    ({"tenant_url": "https://acme.brightpattern.com", "smoke_test": True}, "test_destination", "still the example number"),
+])
+def test_parameter_errors_name_parameter_problem_and_fix(values, parameter, problem):
+    with pytest.raises(ParameterError) as info:
+        validate(values)
+    assert info.value.parameter == parameter
+    assert problem in info.value.problem
+    assert info.value.fix
+
+
+def test_parameters_are_normalised():
+    p = validate({"access_number": "+1 (650) 250-5674", "smoke_test": "yes", "tenant_url": "https://acme.example.com",
+                  "test_destination": "+44 7700 900123"})
+    assert p.access_number == "+16502505674" and p.smoke_test is True
+    assert p.effective_scope == "acme.example.com" and p.targets_loopback is False
+    assert validate({}).effective_scope == "example.brightpattern.com"
+    assert set(validate({}).public()) == set(RunbookParams.__dataclass_fields__)
+
+
+def test_demo_and_example_parameter_files_are_valid():
+    assert load("params/demo.yaml").practice_mode is True
+    assert load("params/tenant.example.yaml").base_url == "https://example.brightpattern.com"
+
+
+def test_secret_sources_in_order(tmp_path):
+    handoff = tmp_path / "h.json"
+    env = {"BP_RUNBOOK_HANDOFF": str(handoff)}
+    store = SecretStore("http://127.0.0.1:1", "t.example.com", {"api": "api.sms", "admin": "admin"}, env, use_keyring=False)
+    assert store.get("api") is None
+    write_private_json(handoff, {"http://127.0.0.1:1 t.example.com api.sms": "from-handoff-123"})
+    assert store.get("api").source == f"handoff file {handoff}"
+    env["BP_API_SECRET"] = "from-env-123"
+    assert store.get("api").source == "environment variable BP_API_SECRET"
+    store.remember("api", "from-form-123", persist=False)
+    assert store.get("api").reveal() == "from-form-123" and store.get("api").source == "entered in the form"
+    described = json.dumps(store.describe())
+    assert "from-" not in described and "entered in the form" in described
+    assert oct(os.stat(handoff).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(handoff.parent).st_mode & 0o777) in ("0o700", "0o755")  # tmp_path may pre-exist
+    store.forget("api")
+    assert read_handoff(handoff) == {}
+
+
+def test_secret_type_masks_everything():
+    s = Secret("hunter2-123456", name="n", source="src")
+    assert "hunter2" not in f"{s} {s!r} {s:>20} %s" % s
+    with pytest.raises(TypeError):
+        import pickle
+        pickle.dumps(s)
+    with pytest.raises(ValueError, match="empty"):
+        Secret("  ")
