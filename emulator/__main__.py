@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     print("  then request a token with it:")
     print(f"    curl -s {url}/configapi/v2/oauth/token -d grant_type=client_credentials \\")
     print(f"         -d client_id=admin -d scope={scope} --data-urlencode client_secret@-   # paste it on stdin")
+    print("  then send a text from the seeded text-out number and follow it with Get Message:")
+    print(f"    curl -s {url}/clientweb/smsapi/v1/Messages -H 'Authorization: Bearer <token>' \\")
+    print("         -H 'Content-Type: application/json' -d '{\"To\": \"+15551234567\", \"From\": \"+14151234567\", \"Body\": \"hi\"}'")
     sys.stdout.flush()
     try:
         server.serve_forever()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import ParameterError
+from .errors import TOKEN_SHAPED, ParameterError
 from .transport import check_base_url, is_loopback
 
 EMULATOR = "emulator"
@@ -139,6 +139,10 @@ def validate(values: dict) -> RunbookParams:
         raise ParameterError(unknown[0], "is not a runbook parameter",
                              f"remove it or check the spelling; known parameters: {', '.join(PARAMETER_NAMES)}")
     clean = {name: _coerce(name, value, _TYPES[name]) for name, value in values.items()}
+    for name, value in clean.items():
+        if isinstance(value, str) and TOKEN_SHAPED.fullmatch(value):
+            raise ParameterError(name, "holds a value shaped like an API secret or token",
+                                 "remove it: secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never parameters")
     params = RunbookParams(**clean)
 
     if params.tenant_url != EMULATOR:
@@ -184,6 +188,14 @@ def load(path: str | Path) -> RunbookParams:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ParameterError("--params", f"{path} is not valid YAML{where}", "fix the syntax (one 'name: value' per line)") from None
     return validate(data)
+
+
+def refuse_secret_values(params: RunbookParams, secrets: list[str]) -> None:
+    """A parameter whose value is a known secret would be written in clear into every output notebook."""
+    for name, value in params.public().items():
+        if isinstance(value, str) and len(value) >= 6 and any(value == s or s in value for s in secrets if len(s) >= 6):
+            raise ParameterError(name, "holds the value of a secret",
+                                 "remove it from the parameter file; secrets come from the environment or the keyring")
 
 
 def from_namespace(namespace: dict) -> RunbookParams:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import ParameterError, RunbookError
-from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load
+from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load, refuse_secret_values
 from .report import read_results
 from .results import ACTION_REQUIRED, FAILED, SKIPPED, StepResult
 from .runbook import HEADLESS_ENV, STEP_PARAMETERS
@@ -129,6 +129,11 @@ def _run_locked(options: RunOptions, params: RunbookParams, steps: list[str], ou
     from filelock import FileLock, Timeout
 
     store = SecretStore(params.base_url, params.effective_scope, {"api": params.api_user, "admin": params.admin_user})
+    try:
+        refuse_secret_values(params, store.known_values())
+    except ParameterError as exc:
+        _say(out, f"error: {exc}")
+        return RunOutcome(EXIT_BAD_INPUT)
     if params.admin_user and not params.practice_mode and store.get("admin") is None:
         _say(out, f"error: no secret for the admin user '{params.admin_user}'. Fix: set {SECRET_ENV['admin']} "
                   "(or store it in the keyring), or set admin_user: \"\" to run the admin steps as guided steps")

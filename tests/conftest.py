@@ -42,6 +42,9 @@ class Console:
     def generate_secret(self, login_id, scope=SCOPE) -> str:
         return self._call("POST", f"/tenants/{scope}/users/{login_id}/api-secret")["apiSecret"]
 
+    def revoke_secret(self, login_id, scope=SCOPE):
+        return self._call("DELETE", f"/tenants/{scope}/users/{login_id}/api-secret")
+
     def grant(self, role, privilege="Use SMS/MMS API", granted=True, scope=SCOPE):
         return self._call("POST", f"/tenants/{scope}/roles/{role}/privileges", json={"privilege": privilege, "granted": granted})
 

@@ -150,12 +150,13 @@ class TestSms:
 
     def test_send_validation_error(self, api):
         with pytest.raises(ValidationError) as info:
-            api.sms.send("+15551234567", "+14151234567", "hi")
+            api.sms.send("+15551234567", "+14155550101", "hi")
         assert info.value.status == 400 and "not a text-out access number" in str(info.value)
 
-    def test_send_without_privilege(self, admin):
+    def test_send_without_privilege(self, emulator, console):
+        agent = make_client(emulator, "sheila.thomas", console.generate_secret("sheila.thomas"))
         with pytest.raises(PermissionDeniedError) as info:
-            admin.sms.send("+15551234567", SMS_NUMBER, "hi")
+            agent.sms.send("+15551234567", SMS_NUMBER, "hi")
         assert info.value.missing_privilege == "Use SMS/MMS API"
 
     def test_exact_request_sent(self, api, console):

@@ -29,6 +29,12 @@ def admin_h(emulator, console):
 
 
 @pytest.fixture
+def agent_h(emulator, console):
+    """An agent: holds a role without any API privilege."""
+    return bearer(emulator, "sheila.thomas", console.generate_secret("sheila.thomas"))
+
+
+@pytest.fixture
 def sms_h(emulator, console, admin_h):
     console.grant(SMS_ROLE)
     r = requests.post(emulator.url + "/configapi/v2/user", headers=admin_h,
@@ -127,8 +133,8 @@ class TestSms:
         r = requests.get(emulator.url + MESSAGES + "/x", headers={"Authorization": "Bearer NOPE"})
         assert (r.status_code, r.json()["error"]) == (401, "invalid_token")
 
-    def test_missing_privilege_is_403_naming_it(self, emulator, admin_h):
-        r = requests.post(emulator.url + MESSAGES, headers=admin_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "x"})
+    def test_missing_privilege_is_403_naming_it(self, emulator, agent_h):
+        r = requests.post(emulator.url + MESSAGES, headers=agent_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "x"})
         assert r.status_code == 403
         assert '"Use SMS/MMS API"' in r.json()["error_description"]
 
@@ -218,7 +224,7 @@ class TestSms:
         ({"To": "+15551234567", "From": SMS_NUMBER}, "missing required parameter: Body"),
         ({"To": "5551234", "From": SMS_NUMBER, "Body": "x"}, "To must be an E.164 number"),
         ({"To": "+15551234567", "From": "ACME", "Body": "x"}, "alphanumeric sender IDs are not supported"),
-        ({"To": "+15551234567", "From": "+14151234567", "Body": "x"}, "is not a text-out access number"),
+        ({"To": "+15551234567", "From": "+14155550101", "Body": "x"}, "is not a text-out access number"),
         ({"To": "+15551234567", "From": SMS_NUMBER, "Body": "x" * 1601}, "longer than 1600"),
     ])
     def test_bad_send_requests_are_400_saying_why(self, emulator, sms_h, body, expected):
@@ -246,9 +252,20 @@ class TestSms:
     def test_unknown_sid_is_404(self, emulator, sms_h):
         assert requests.get(f"{emulator.url}{MESSAGES}/nope", headers=sms_h).status_code == 404
 
-    def test_messages_are_private_to_their_tenant_user_privilege(self, emulator, console, sms_h, admin_h):
+    def test_messages_need_the_privilege_to_be_read(self, emulator, console, sms_h, agent_h):
         sid = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "hi"}).json()["sid"]
-        assert requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=admin_h).status_code == 403
+        assert requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=agent_h).status_code == 403
+
+    def test_seeded_text_out_number_works_at_once(self, emulator, admin_h):
+        """Right after start, the admin can send from the documented sample number and see it delivered."""
+        sid = requests.post(emulator.url + MESSAGES, headers=admin_h,
+                            json={"To": "+15551234567", "From": "+14151234567", "Body": "hi"}).json()["sid"]
+        statuses = [requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=admin_h).json()["status"] for _ in range(2)]
+        assert statuses == ["sent", "delivered"]
+        numbers = requests.get(emulator.url + "/configapi/v2/phone/ext", headers=admin_h).json()
+        assert next(n for n in numbers if n["number"] == "14151234567") == {
+            "number": "14151234567", "media": "voice_text", "type": "scenario", "scenario": "Queue to agent",
+            "textOutService": "Maintenance renewal SMS"}  # the documented sample row
 
     def test_set_msg_receiver(self, emulator, console, sms_h):
         r = requests.post(emulator.url + "/clientweb/smsapi/v1/SetMsgReceiver", headers=sms_h,
@@ -422,3 +439,30 @@ class TestConsole:
     def test_bad_fault_spec_is_400(self, emulator):
         r = requests.post(emulator.url + "/_emulator/faults", json={"kind": "earthquake"})
         assert r.status_code == 400 and "fault kind" in r.json()["error_description"]
+
+
+def test_python_m_emulator_serves_what_it_explains(tmp_path):
+    """The printed instructions work: admin secret, token, send from the seeded text-out number, delivered."""
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not lines or ('"Body"' not in lines[-1] and lines[-1]):  # the banner ends with the send example
+            lines.append(proc.stdout.readline())
+        banner = "".join(lines)
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner).group(1)
+        assert f"tenants (scope):      {SCOPE}" in banner
+        secret_call = re.search(r"curl -s -X POST (\S+/api-secret)", banner).group(1)
+        secret = requests.post(secret_call, timeout=5).json()["apiSecret"]
+        token = requests.post(url + TOKEN, data=token_form("admin", secret)).json()["access_token"]
+        h = {"Authorization": f"Bearer {token}"}
+        assert '"From": "+14151234567"' in banner
+        sid = requests.post(url + MESSAGES, headers=h, json={"To": "+15551234567", "From": "+14151234567", "Body": "hi"}).json()["sid"]
+        assert [requests.get(f"{url}{MESSAGES}/{sid}", headers=h).json()["status"] for _ in range(2)] == ["sent", "delivered"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

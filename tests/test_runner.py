@@ -120,7 +120,7 @@ def test_canaries_reach_no_artifact_of_a_successful_run(tmp_path, seeded_emulato
     write_private_json(handoff, {key: CANARY_API})  # the API secret planted in the handoff file
     env = {"BP_EMULATOR_URL": seeded_emulator.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_RUNBOOK_HANDOFF": str(handoff)}
     with mock.patch.dict(os.environ, env):
-        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_test=True, smoke_message=f"hello {CANARY_API}"))
+        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_test=True))
     assert outcome.exit_code == 0, printed
     assert {s["result"]["status"] for s in outcome.summary["steps"]} == {"ok"}
     assert_no_secret_anywhere(outcome, printed, CANARY_API, CANARY_ADMIN)
@@ -170,6 +170,13 @@ def test_bad_parameters_exit_3_before_any_step(tmp_path, content, message):
     assert not (tmp_path / "outputs").exists()
 
 
+def test_parameter_holding_a_secret_value_exit_3(tmp_path):
+    with mock.patch.dict(os.environ, {"BP_API_SECRET": CANARY_API}):
+        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_message=f"hi {CANARY_API}"), emulator=True)
+    assert outcome.exit_code == 3
+    assert "parameter 'smoke_message': holds the value of a secret" in printed and CANARY_API not in printed
+
+
 def test_missing_admin_secret_exit_3(tmp_path):
     with mock.patch.dict(os.environ, {"BP_ADMIN_SECRET": ""}):
         outcome, printed = go(tmp_path, write_params(tmp_path), emulator=True)
@@ -198,7 +205,10 @@ def test_second_run_for_the_same_tenant_exits_4_at_once(tmp_path):
 
 def test_a_secret_that_survives_scrubbing_fails_the_run_and_names_the_file(tmp_path, seeded_emulator, monkeypatch):
     env = {"BP_EMULATOR_URL": seeded_emulator.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": CANARY_API}
-    monkeypatch.setattr(Scrubber, "file", lambda self, path: None)  # a scrubber that misses everything
+    # Simulate a leak path the runbook does not have: a secret inside a parameter, and a scrubber
+    # that misses everything. The scan must still catch it.
+    monkeypatch.setattr(Scrubber, "file", lambda self, path: None)
+    monkeypatch.setattr("helpers.runner.refuse_secret_values", lambda params, secrets: None)
     with mock.patch.dict(os.environ, env):
         outcome, printed = go(tmp_path, write_params(tmp_path, smoke_message=f"oops {CANARY_API}", smoke_test=True),
                               only=["6"])

@@ -70,6 +70,7 @@ def test_short_values_are_not_treated_as_secrets():
     ({"smoke_timeout": -1}, "smoke_timeout", "is not positive"),
     ({"ca_bundle": "/nope.pem"}, "ca_bundle", "is not a file"),
     ({"api_password": "x"}, "api_password", "secrets are never parameters"),
+    ({"smoke_message": "A1b2" * 16}, "smoke_message", "shaped like an API secret or token"),
     ({"tenant_url": "https://acme.brightpattern.com", "smoke_test": True}, "test_destination", "still the example number"),
 ])
 def test_parameter_errors_name_parameter_problem_and_fix(values, parameter, problem):
@@ -121,3 +122,26 @@ def test_secret_type_masks_everything():
         pickle.dumps(s)
     with pytest.raises(ValueError, match="empty"):
         Secret("  ")
+
+
+def test_keyring_is_a_secret_source_when_it_has_a_backend(monkeypatch, tmp_path):
+    class FakeKeyring:
+        @staticmethod
+        def get_password(service, username):
+            return "from-keyring-123" if (service, username) == ("bp-sms-runbook", "t.example.com/admin") else None
+
+    monkeypatch.setattr("helpers.secrets._keyring", lambda: FakeKeyring)
+    store = SecretStore("https://t.example.com", "t.example.com", {"api": "api.sms", "admin": "admin"},
+                        {"BP_RUNBOOK_HANDOFF": str(tmp_path / "none.json")})
+    assert store.get("admin").reveal() == "from-keyring-123"
+    assert store.get("admin").source == "keyring (bp-sms-runbook, t.example.com/admin)"
+    assert store.get("api") is None
+
+
+def test_client_tolerates_the_wiki_trailing_comma():
+    import requests
+
+    from helpers.transport import decode_json
+    response = requests.Response()
+    response._content = b'{"access_token":"X","token_type":"Bearer","expires_in":"3599",}'
+    assert decode_json(response, "POST", "/t")["expires_in"] == "3599"

@@ -36,7 +36,8 @@ def test_practice_mode_completes_every_step_then_rerun_changes_nothing(env, cons
         "00_preflight": "ok", "01_grant_privilege": "changed", "02_define_user": "changed",
         "03_api_secret": "changed", "04_access_token": "ok", "05_chat_service": "changed", "06_smoke_test": "ok"}
     assert all("[practice mode: emulator only]" in c for c in first["01_grant_privilege"].changed)
-    assert console.tenant_state()["services"][0]["outboundChatAccounts"] == ["16502505674"]
+    services = {s["name"]: s["outboundChatAccounts"] for s in console.tenant_state()["services"]}
+    assert services["SMS Chat"] == ["16502505674"]
     second = run_all(env, practice_mode=True)
     assert {r.status for s, r in second.items() if s != "06_smoke_test"} == {"ok"}
     assert all(r.changed == [] for r in second.values())
@@ -168,3 +169,30 @@ def test_unexpected_errors_become_a_safe_failed_record(env, monkeypatch):
     monkeypatch.setitem(steps.STEPS, "04_access_token", steps.Step("04_access_token", "t", "n", boom))
     r = run("04_access_token", env)
     assert r.status == "failed" and r.summary == "unexpected RuntimeError: boom with [redacted]"
+
+
+@pytest.mark.parametrize("drift,step,expected", [
+    ("privilege removed", "04_access_token", "the SMS/MMS API refuses it (403)"),
+    ("secret revoked", "03_api_secret", "is rejected (invalid client ID or client secret)"),
+    ("user disabled", "02_define_user", "but is disabled"),
+    ("number reassigned", "05_chat_service", "is not an outbound chat account of 'SMS Chat'"),
+])
+def test_a_scheduled_run_catches_drift(env, console, admin, admin_secret, drift, step, expected):
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    console.grant(SMS_ROLE)
+    console.set_outbound("SMS Chat", [SMS_NUMBER])
+    env.update(BP_API_SECRET=console.generate_secret(API_USER), BP_ADMIN_SECRET=admin_secret)
+    assert {r.status for r in run_all(env).values()} == {"ok", "skipped"}
+    if drift == "privilege removed":
+        console.grant(SMS_ROLE, granted=False)
+    elif drift == "secret revoked":
+        console.revoke_secret(API_USER)
+    elif drift == "user disabled":
+        console.disable(API_USER)
+    else:
+        console.set_outbound("SMS Chat", [])
+        console.set_outbound("Maintenance renewal SMS", ["14151234567", SMS_NUMBER])
+    results = run_all(env)
+    assert results[step].status == "action-required", results[step]
+    assert expected in results[step].summary
+    assert "failed" not in {r.status for r in results.values()}
