@@ -24,6 +24,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -c "import os, site; open(os.path.join(site.getsitepackages()[0], 'bp_runbook.pth'), 'w').write(os.getcwd() + '\n')"
 	# A python3 kernel spec inside the venv, so papermill and nbval run kernels with this venv's python.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (runbook)" >/dev/null
+	# Kernels listen on loopback only; ipykernel's "TCP without encryption" warning would open every run's output.
+	$(BIN)/python -c "import json, pathlib, sys; p = pathlib.Path(sys.prefix, 'share/jupyter/kernels/python3/kernel.json'); k = json.loads(p.read_text()); a = '--IPKernelApp.log_level=ERROR'; k['argv'] += [] if a in k['argv'] else [a]; p.write_text(json.dumps(k, indent=1))"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -43,7 +45,7 @@ emulator: $(STAMP)
 	$(BIN)/python -m emulator --port $(PORT)
 
 bench: $(STAMP)
-	$(BIN)/python -m helpers.bench
+	$(BIN)/python -m tests.tools.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

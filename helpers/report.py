@@ -20,7 +20,7 @@ def _fmt(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value) if value else "(none)"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)
 
 

@@ -169,7 +169,7 @@ def preflight(ctx: StepContext) -> StepResult:
         ("06_smoke_test", ("skipped: dry run" if p.dry_run else f"acts: sends one text to {p.test_destination}")
          if p.smoke_test else "skipped: smoke_test is false (it sends a real text)"),
     ]
-    r.evidence["plan"] = [{"step": s, "mode": m} for s, m in plan]
+    r.evidence["plan"] = dict(plan)  # step ids sort in order, so the record keeps it
     guided = sum("guided" in m for _, m in plan)
     return r.finish(OK, f"tenant answers at {p.base_url} (scope {p.effective_scope}); "
                         f"plan: {len(plan) - guided} steps automated or practised, {guided} guided")

@@ -52,7 +52,7 @@ def write_html(path: Path, summary: dict) -> None:
                 if entry.get("notebook") else "(not run)")
         rows.append(f"<tr><td>{html.escape(r['step'])}</td><td>{html.escape(r['title'])}</td>"
                     f"<td style='background:{colour};color:white;font-weight:bold'>{html.escape(r['status'])}</td>"
-                    f"<td>{html.escape(r['summary'])}</td><td>{r['duration_s']:.1f} s</td><td>{link}</td></tr>")
+                    f"<td>{html.escape(r['summary'])}</td><td style='white-space:nowrap'>{entry['seconds']:.1f} s</td><td>{link}</td></tr>")
     todo = []
     for entry in summary["steps"]:
         r = entry["result"]
