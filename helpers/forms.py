@@ -40,7 +40,8 @@ class StepForm:
         self.environ, self.runner = environ, runner
         self.inputs = {name: _widget_for(name, getattr(params, name)) for name in fields}
         self.secret = widgets.Password(description="API secret", placeholder="paste the generated API secret",
-                                       style={"description_width": "180px"}) if secret_field else None
+                                       style={"description_width": "180px"},
+                                       layout=widgets.Layout(width="560px")) if secret_field else None
         self.button = widgets.Button(description=f"Run {step_id}", button_style="primary")
         self.message = widgets.HTML()
         self.output = widgets.Output()

@@ -53,8 +53,9 @@ def main() -> None:
         print(row("GET /configapi/v2/phone/ext", timed(client.phones.access_numbers, 200)))
 
     with tempfile.TemporaryDirectory() as tmp:
-        import papermill as pm
         import os
+
+        import papermill as pm
         os.environ["BP_RUNBOOK_HEADLESS"] = "1"
         with EmulatorServer() as server:
             os.environ["BP_EMULATOR_URL"] = server.url
