@@ -17,8 +17,8 @@ LABEL = "[practice mode: emulator only]"
 
 
 class PracticeConsole:
-    def __init__(self, base_url: str, scope: str, *, sleep=None):
-        self.transport = Transport(base_url, retry=RetryPolicy(max_attempts=2), **({"sleep": sleep} if sleep else {}))
+    def __init__(self, base_url: str, scope: str):
+        self.transport = Transport(base_url, retry=RetryPolicy(max_attempts=2))
         self.scope = scope
         if not is_loopback(urlsplit(self.transport.base_url).hostname or ""):
             raise ParameterError("practice_mode", f"the target {base_url} is not a loopback emulator",

@@ -13,7 +13,7 @@ COLOURS = {"ok": "#1a7f37", "changed": "#0969da", "action-required": "#9a6700", 
            "skipped": "#6e7781"}
 
 
-def _fmt(value) -> str:
+def format_value(value) -> str:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         keys = list(dict.fromkeys(k for row in value for k in row))
         return "; ".join(", ".join(f"{k}={row.get(k)}" for k in keys) for row in value)
@@ -26,10 +26,10 @@ def _fmt(value) -> str:
 
 def rows(result: StepResult) -> list[tuple[str, str]]:
     out = [("step", f"{result.step}: {result.title}"), ("status", result.status), ("summary", result.summary)]
-    out += [(f"observed: {k}", _fmt(v)) for k, v in result.observed.items() if k != "parameters"]
+    out += [(f"observed: {k}", format_value(v)) for k, v in result.observed.items() if k != "parameters"]
     out += [("changed", c) for c in result.changed]
     out += [(f"to do ({i})", a) for i, a in enumerate(result.actions, 1)]
-    out += [(f"evidence: {k}", _fmt(v)) for k, v in result.evidence.items()]
+    out += [(f"evidence: {k}", format_value(v)) for k, v in result.evidence.items()]
     out += [("note", n) for n in result.notes]
     out.append(("duration", f"{result.duration_s:.2f} s"))
     return out

@@ -48,23 +48,28 @@ class StepContext:
         return self.client(self.params.api_user, secret) if secret else None
 
     def admin_client(self) -> BrightPatternClient | None:
-        """The administrator's client. In practice mode a missing or stale admin secret is
-        generated through the console, as an administrator would in the admin UI."""
+        """The administrator's client, its credentials proven by a token request; None when there is
+        no admin user, no secret, or a rejected secret (noted). In practice mode a missing or stale
+        admin secret is generated through the console, as an administrator would in the admin UI."""
         login = self.params.admin_user
         if not login:
             return None
         secret = self.secrets.get("admin")
-        if self.params.practice_mode:
-            if secret is not None:
-                try:
-                    self.client(login, secret).tokens.request_token()
-                except AuthenticationError:
-                    secret = None
-            if secret is None:
-                generated = self.console().generate_api_secret(login)
-                secret = self.secrets.remember("admin", generated.reveal())
-                self.notes.append(f"{LABEL} generated the API secret of admin user '{login}' through the console")
-        return self.client(login, secret) if secret else None
+        if secret is not None:
+            client = self.client(login, secret)
+            try:
+                client.tokens.request_token()
+                return client
+            except AuthenticationError as exc:
+                if not self.params.practice_mode:
+                    self.notes.append(f"The admin user's secret ({secret.source}) was rejected: {exc.detail}")
+                    return None
+        if not self.params.practice_mode:
+            return None
+        generated = self.console().generate_api_secret(login)
+        secret = self.secrets.remember("admin", generated.reveal())
+        self.notes.append(f"{LABEL} generated the API secret of admin user '{login}' through the console")
+        return self.client(login, secret)
 
 
 @dataclass(frozen=True)
@@ -226,18 +231,11 @@ def grant_privilege(ctx: StepContext) -> StepResult:
 # ---------------------------------------------------------------------------------- 02
 def define_user(ctx: StepContext) -> StepResult:
     r, p = _result("02_define_user"), ctx.params
-    try:
-        admin = ctx.admin_client()
-    except AuthenticationError as exc:
-        admin = None
-        r.notes.append(f"The admin user's secret was rejected: {exc.detail}")
+    admin = ctx.admin_client()
     if admin is None:
         return _define_user_guided(ctx, r)
     try:
         user = admin.users.find(p.api_user)
-    except AuthenticationError as exc:
-        r.actions = [f"Check the admin user's API secret ({SECRET_ENV['admin']}): {exc.detail}"]
-        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' cannot authenticate")
     except PermissionDeniedError:
         r.actions = [f"Give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
         return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' lacks 'Manage users'")
@@ -364,11 +362,7 @@ def access_token(ctx: StepContext) -> StepResult:
 def chat_service(ctx: StepContext) -> StepResult:
     r, p = _result("05_chat_service"), ctx.params
     r.observed.update({"chat service": p.chat_service, "access number": p.access_number})
-    try:
-        admin = ctx.admin_client()
-    except AuthenticationError as exc:
-        admin = None
-        r.notes.append(f"The admin user's secret was rejected: {exc.detail}")
+    admin = ctx.admin_client()
     if admin is None:
         r.actions = _instructions_service(p)
         r.notes.append(f"Verification needs admin credentials with 'Manage phones' ({SECRET_ENV['admin']}).")

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import __version__
-from .report import COLOURS, _fmt
+from .report import COLOURS, format_value
 from .steps import STEPS
 
 EXIT_MEANINGS = {0: "all steps ok, changed or skipped", 1: "a step failed", 2: "a person must act (action-required)",
@@ -64,7 +64,7 @@ def write_html(path: Path, summary: dict) -> None:
     evidence = []
     for entry in summary["steps"]:
         r = entry["result"]
-        facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(_fmt(v))}</li>" for k, v in r["evidence"].items())
+        facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>" for k, v in r["evidence"].items())
         changes = "".join(f"<li>changed: {html.escape(c)}</li>" for c in r["changed"])
         notes = "".join(f"<li><i>{html.escape(n)}</i></li>" for n in r["notes"])
         if facts or changes or notes:

@@ -89,16 +89,22 @@ def body_text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
 
-def test_engineer_hands_over_the_api_secret_through_the_form(browser, lab, console, admin):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    secret = console.generate_secret(API_USER)  # what the engineer copied from the admin UI
+def open_and_run_all(browser, lab, notebook: str) -> WebDriverWait:
+    """Open a notebook in JupyterLab, wait for its kernel, run all cells as a person would."""
     wait = WebDriverWait(browser, 90)
-    browser.get(f"{lab['url']}/lab/tree/03_api_secret.ipynb?token=test-token")
+    browser.get(f"{lab['url']}/lab/tree/{notebook}?token=test-token")
     wait.until(lambda d: d.execute_script(
         "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
         "return !!k && k.status === 'idle';"))
     browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return wait
+
+
+def test_engineer_hands_over_the_api_secret_through_the_form(browser, lab, console, admin):
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    secret = console.generate_secret(API_USER)  # what the engineer copied from the admin UI
+    wait = open_and_run_all(browser, lab, "03_api_secret.ipynb")
     wait.until(lambda d: "03_api_secret: action-required - no API secret for 'api.sms' yet" in body_text(d))
     field = browser.find_element(By.CSS_SELECTOR, "input[type=password]")
     field.send_keys(secret)
@@ -119,13 +125,7 @@ def test_engineer_hands_over_the_api_secret_through_the_form(browser, lab, conso
 
 
 def test_form_edits_flow_into_the_parameters(browser, lab, console):
-    wait = WebDriverWait(browser, 90)
-    browser.get(f"{lab['url']}/lab/tree/01_grant_privilege.ipynb?token=test-token")
-    wait.until(lambda d: d.execute_script(
-        "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
-        "return !!k && k.status === 'idle';"))
-    browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    wait = open_and_run_all(browser, lab, "01_grant_privilege.ipynb")
     wait.until(lambda d: "01_grant_privilege: action-required" in body_text(d))
     practice = browser.find_element(By.XPATH, "//label[contains(., 'practice mode')]//input[@type='checkbox']"
                                               " | //div[contains(@class,'widget-checkbox')][.//*[contains(., 'practice mode')]]//input")

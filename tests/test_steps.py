@@ -108,6 +108,15 @@ def test_dry_run_changes_nothing(env, console):
     assert after["messages"] == []
 
 
+def test_rejected_admin_secret_makes_admin_steps_guided(env):
+    env["BP_ADMIN_SECRET"] = "R" * 20
+    for step in ("02_define_user", "05_chat_service"):
+        r = run(step, env)
+        assert r.status == "action-required", step
+        assert any("admin user's secret (environment variable BP_ADMIN_SECRET) was rejected" in n for n in r.notes)
+        assert "R" * 20 not in str(r.to_dict())
+
+
 def test_rejected_secret_is_action_required(env, console, admin):
     admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
     env["BP_API_SECRET"] = "W" * 64
