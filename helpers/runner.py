@@ -20,7 +20,7 @@ from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load, refuse_secr
 from .report import read_results
 from .results import ACTION_REQUIRED, FAILED, SKIPPED, StepResult
 from .runbook import HEADLESS_ENV, STEP_PARAMETERS
-from .scrub import scrub_and_scan
+from .scrub import Scrubber, scrub_and_scan
 from .secrets import HANDOFF_ENV, SECRET_ENV, SecretStore, read_handoff
 from .steps import STEPS
 from .summary import EXIT_MEANINGS, append_history, versions, who, write_html, write_json
@@ -93,6 +93,18 @@ def patched_environ(changes: dict):
                 os.environ[key] = value
 
 
+class MaskSecrets(logging.Filter):
+    """python-gitlab's habit: a log record never carries a known secret or a token-shaped string."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.scrubber = Scrubber(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.scrubber.text(record.getMessage()), ()
+        return True
+
+
 def _say(out: TextIO, text: str) -> None:
     out.write(text + "\n")
     out.flush()
@@ -140,7 +152,11 @@ def _run_locked(options: RunOptions, params: RunbookParams, steps: list[str], ou
         return RunOutcome(EXIT_BAD_INPUT)
 
     tenant_dir = Path(options.out_dir) / tenant_folder(params)
-    tenant_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        tenant_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _say(out, f"error: parameter '--out': cannot create {tenant_dir} ({exc.strerror}). Fix: give a writable folder")
+        return RunOutcome(EXIT_BAD_INPUT)
     lock = FileLock(str(tenant_dir / ".run.lock"), timeout=0)
     try:
         lock.acquire()
@@ -175,6 +191,7 @@ def _run_steps(options, params, steps, tenant_dir, store, out) -> RunOutcome:
 
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskSecrets(store.known_values()))  # masked as written; scrubbed again at the end
     handler.setLevel(logging.DEBUG if options.log_level.upper() == "DEBUG" else logging.INFO)
     loggers = [logging.getLogger(n) for n in ("papermill", "helpers")]
     saved_levels = [lg.level for lg in loggers]

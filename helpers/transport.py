@@ -124,8 +124,12 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self.session = session or requests.Session()
-        self.session.verify = ca_bundle or True  # TLS verification always on; a CA bundle may be named
-        self.session.trust_env = False           # no netrc credentials or proxy surprises from the environment
+        # TLS verification always on; a named CA bundle is passed on every request so that an
+        # environment variable (REQUESTS_CA_BUNDLE) cannot override it.
+        self.verify = ca_bundle or True
+        self.session.verify = self.verify
+        # A real tenant may sit behind the proxy the environment names; the loopback emulator never does.
+        self.session.trust_env = not is_loopback(urlsplit(self.base_url).hostname or "")
         self.session.headers["User-Agent"] = f"bp-sms-runbook/{__version__}"
 
     def request(self, method: str, path: str, *, json_body=None, form=None, headers=None,
@@ -138,7 +142,7 @@ class Transport:
             attempt += 1
             started = time.monotonic()
             try:
-                response = self.session.request(method, url, json=json_body, data=form, headers=headers,
+                response = self.session.request(method, url, json=json_body, data=form, headers=headers, verify=self.verify,
                                                 timeout=self.timeout, allow_redirects=False)
             except requests.exceptions.RequestException as exc:
                 error, retryable = self._connection_error(exc, method, path, safe)

@@ -466,3 +466,15 @@ def test_python_m_emulator_serves_what_it_explains(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_db_file_keeps_the_practice_tenant_across_restarts(tmp_path):
+    from emulator import Store
+    db = tmp_path / "practice.db"
+    first = Store(db_path=db)
+    tid = first.tenant_id(SCOPE)
+    first.set_privilege(tid, SMS_ROLE, "Use SMS/MMS API", True)
+    secret = first.generate_api_secret(tid, "admin")
+    again = Store(db_path=db)  # a restart: the file is reused, not re-seeded
+    assert next(r for r in again.roles(tid) if r["name"] == SMS_ROLE)["privileges"] == ["Use SMS/MMS API"]
+    assert again.issue_token(token_form("admin", secret))["token_type"] == "Bearer"

@@ -250,6 +250,22 @@ def test_one_notebook_by_hand_with_papermill(tmp_path, emulator):
     assert "00_preflight: ok - tenant answers" in out.read_text()
 
 
+def test_unwritable_out_folder_exit_3(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    outcome = run(RunOptions(params_path=write_params(tmp_path, admin_user=""), out_dir=blocker), io.StringIO())
+    assert outcome.exit_code == 3
+
+
+def test_log_records_are_masked_as_they_are_written(tmp_path):
+    import logging
+
+    from helpers.runner import MaskSecrets
+    record = logging.LogRecord("helpers", logging.INFO, __file__, 1, "token %s and %s", (CANARY_API, "D" * 64), None)
+    MaskSecrets([CANARY_API]).filter(record)
+    assert record.getMessage() == "token [REDACTED] and [REDACTED]"
+
+
 def test_tenant_folder_names():
     from helpers.params import validate
     assert tenant_folder(validate({"tenant_url": "https://acme.brightpattern.com"})) == "acme.brightpattern.com"

@@ -109,9 +109,14 @@ class TestUrlRules:
         assert check_base_url(url) == expected
 
     def test_tls_verification_on_and_ca_bundle_used(self, tmp_path):
-        assert Transport("https://example.brightpattern.com").session.verify is True
+        assert Transport("https://example.brightpattern.com").verify is True
         bundle = tmp_path / "ca.pem"
-        assert Transport("https://example.brightpattern.com", ca_bundle=str(bundle)).session.verify == str(bundle)
+        transport = Transport("https://example.brightpattern.com", ca_bundle=str(bundle))
+        assert transport.verify == transport.session.verify == str(bundle)
+
+    def test_proxies_from_the_environment_only_for_real_tenants(self):
+        assert Transport("https://example.brightpattern.com").session.trust_env is True
+        assert Transport("http://127.0.0.1:8765").session.trust_env is False
 
     def test_tls_failure_is_explained(self, emulator, sleeps):
         # The emulator speaks plain HTTP: a TLS handshake against it fails like a bad certificate.
