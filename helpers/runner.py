@@ -181,57 +181,72 @@ def _new_run_dir(tenant_dir: Path) -> Path:
 
 
 def _run_steps(options, params, steps, tenant_dir, store, out) -> RunOutcome:
-    import papermill as pm
-
     run_dir = _new_run_dir(tenant_dir)
     started = time.time()
     caller_handoff = os.environ.get(HANDOFF_ENV)
     private_dir = None if caller_handoff else Path(tempfile.mkdtemp(prefix="bp-runbook-"))  # 0700, outside outputs/
     handoff = Path(caller_handoff) if caller_handoff else private_dir / "handoff.json"
+    try:
+        with run_log(run_dir / "run.log", options.log_level, store.known_values()), \
+                patched_environ({HANDOFF_ENV: str(handoff), HEADLESS_ENV: "1"}):
+            log.info("run %s: tenant %s, steps %s, parameters file %s", run_dir.name, params.effective_scope,
+                     ", ".join(steps), options.params_path)
+            entries = _execute_all(params, steps, run_dir, options, out)
+        # Every secret this run could have seen, including those generated during it (practice mode).
+        secrets = store.known_values() + [v for v in read_handoff(handoff).values() if isinstance(v, str)]
+        secrets += [os.environ.get(v, "") for v in SECRET_ENV.values()]
+    finally:
+        if private_dir:
+            shutil.rmtree(private_dir, ignore_errors=True)
+    return _record(run_dir, tenant_dir, params, entries, secrets, started, out)
 
-    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+
+@contextlib.contextmanager
+def run_log(path: Path, level: str, secrets: list[str]):
+    """run.log gets the runner's and papermill's records (cell outputs included), masked as written."""
+    handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskSecrets(store.known_values()))  # masked as written; scrubbed again at the end
-    handler.setLevel(logging.DEBUG if options.log_level.upper() == "DEBUG" else logging.INFO)
+    handler.addFilter(MaskSecrets(secrets))
+    handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
     loggers = [logging.getLogger(n) for n in ("papermill", "helpers")]
     saved_levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
         lg.setLevel(min(handler.level, logging.INFO))
-    log.info("run %s: tenant %s, steps %s, parameters file %s", run_dir.name, params.effective_scope,
-             ", ".join(steps), options.params_path)
+    try:
+        yield
+    finally:
+        for lg, saved in zip(loggers, saved_levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(saved)
+        handler.close()
+
+
+def _execute_all(params, steps, run_dir, options, out) -> list[dict]:
+    import papermill as pm
 
     entries: list[dict] = []
     stopped_after = None
-    try:
-        with patched_environ({HANDOFF_ENV: str(handoff), HEADLESS_ENV: "1"}):
-            for index, step_id in enumerate(steps, 1):
-                if stopped_after:
-                    result = StepResult(step_id, STEPS[step_id].title).finish(
-                        SKIPPED, f"not run: stopped after {stopped_after} failed (use --keep-going to run the rest)")
-                    entries.append({"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0})
-                    continue
-                entry = _execute(pm, step_id, params, run_dir, options.cell_timeout)
-                entries.append(entry)
-                r = entry["result"]
-                _say(out, f"[{index}/{len(steps)}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  {r['summary']}")
-                if r["status"] == FAILED and not options.keep_going:
-                    stopped_after = step_id
-        secrets = store.known_values() + [v for v in read_handoff(handoff).values() if isinstance(v, str)]
-        secrets += [os.environ.get(v, "") for v in SECRET_ENV.values()]
-    finally:
-        for lg, level in zip(loggers, saved_levels, strict=True):
-            lg.removeHandler(handler)
-            lg.setLevel(level)
-        handler.close()
-        if private_dir:
-            shutil.rmtree(private_dir, ignore_errors=True)
+    for index, step_id in enumerate(steps, 1):
+        if stopped_after:
+            result = StepResult(step_id, STEPS[step_id].title).finish(
+                SKIPPED, f"not run: stopped after {stopped_after} failed (use --keep-going to run the rest)")
+            entries.append({"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0})
+            continue
+        entry = _execute(pm, step_id, params, run_dir, options.cell_timeout)
+        entries.append(entry)
+        r = entry["result"]
+        _say(out, f"[{index}/{len(steps)}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  {r['summary']}")
+        if r["status"] == FAILED and not options.keep_going:
+            stopped_after = step_id
+    return entries
 
+
+def _record(run_dir, tenant_dir, params, entries, secrets, started, out) -> RunOutcome:
+    """Scrub and scan the notebooks and the log, write the summaries (scrubbed and scanned too), history."""
     statuses = [e["result"]["status"] for e in entries]
     exit_code = EXIT_FAILED if FAILED in statuses else EXIT_ACTION if ACTION_REQUIRED in statuses else EXIT_OK
-
-    artifacts = sorted(run_dir.glob("*.ipynb")) + [run_dir / "run.log"]
-    leaks = scrub_and_scan(artifacts, secrets)
+    leaks = scrub_and_scan(sorted(run_dir.glob("*.ipynb")) + [run_dir / "run.log"], secrets)
     summary = {
         "run_id": run_dir.name, "tenant": params.effective_scope, "target": params.base_url,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
@@ -241,18 +256,16 @@ def _run_steps(options, params, steps, tenant_dir, store, out) -> RunOutcome:
     }
     if leaks:
         summary.update(exit_code=EXIT_FAILED, exit_meaning="secret scan failed: a secret survived scrubbing",
-                       secret_scan={name: kinds for name, kinds in leaks.items()})
+                       secret_scan=leaks)
     write_json(run_dir / "summary.json", summary)
     write_html(run_dir / "summary.html", summary)
     late = scrub_and_scan([run_dir / "summary.json", run_dir / "summary.html"], secrets)
-    leaks.update(late)
     if late:
+        leaks.update(late)
         summary["exit_code"] = EXIT_FAILED
     append_history(tenant_dir / "history.csv", summary)
-
-    if leaks:
-        for name, kinds in leaks.items():
-            _say(out, f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}")
+    for name, kinds in leaks.items():
+        _say(out, f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}")
     _say(out, f"Exit {summary['exit_code']}: {summary['exit_meaning']}")
     _say(out, f"Report: {run_dir / 'summary.html'}")
     return RunOutcome(summary["exit_code"], run_dir, summary)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .client import BrightPatternClient
-from .errors import TOKEN_SHAPED, AuthenticationError, PermissionDeniedError, RunbookError
+from .errors import TOKEN_SHAPED, AuthenticationError, NotFoundError, PermissionDeniedError, RunbookError
 from .params import RunbookParams
 from .practice import LABEL, PracticeConsole
 from .results import ACTION_REQUIRED, CHANGED, FAILED, OK, SKIPPED, StepResult
 from .secrets import SECRET_ENV, Secret, SecretStore
+from .transport import Transport
 
 PRIVILEGE = "Use SMS/MMS API"
 CCA = "Contact Center Administrator"
@@ -138,7 +139,6 @@ def preflight(ctx: StepContext) -> StepResult:
         r.notes.append(f"{LABEL} the admin-UI steps 01, 03 and 05 will act through the emulator's console")
 
     # The tenant answers if its token endpoint rejects an incomplete request with an HTTP error.
-    from .transport import Transport
     transport = Transport(p.base_url, connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
                           ca_bundle=p.ca_bundle or None, sleep=ctx.sleep)
     try:
@@ -150,7 +150,6 @@ def preflight(ctx: StepContext) -> StepResult:
         answer = f"HTTP {exc.status} to an incomplete token request, as expected"
     r.evidence["token endpoint"] = answer
 
-    available = {row["secret"].split()[0]: row["available"] for row in r.observed["secrets"]}
     for role, login in (("api", p.api_user), ("admin", p.admin_user)):
         secret = ctx.secrets.get(role)
         if secret is None:
@@ -161,7 +160,7 @@ def preflight(ctx: StepContext) -> StepResult:
         except AuthenticationError as exc:
             r.evidence[f"{role} credentials"] = f"rejected for '{login}': {exc.detail}"
 
-    admin = bool(p.admin_user) and (available.get("admin") or p.practice_mode)
+    admin = bool(p.admin_user) and (ctx.secrets.get("admin") is not None or p.practice_mode)
     how = "practice: through the emulator console" if p.practice_mode else "guided: admin UI only"
     plan = [
         ("01_grant_privilege", f"{how}; verified with the API user's token"),
@@ -175,9 +174,9 @@ def preflight(ctx: StepContext) -> StepResult:
          if p.smoke_test else "skipped: smoke_test is false (it sends a real text)"),
     ]
     r.evidence["plan"] = dict(plan)  # step ids sort in order, so the record keeps it
-    guided = sum("guided" in m for _, m in plan)
-    return r.finish(OK, f"tenant answers at {p.base_url} (scope {p.effective_scope}); "
-                        f"plan: {len(plan) - guided} steps automated or practised, {guided} guided")
+    kinds = [mode.split(":")[0] for _, mode in plan]
+    counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
+    return r.finish(OK, f"tenant answers at {p.base_url} (scope {p.effective_scope}); plan: {counts}")
 
 
 # ---------------------------------------------------------------------------------- 01
@@ -222,7 +221,10 @@ def grant_privilege(ctx: StepContext) -> StepResult:
                                          "step 04 verifies the privilege once it works")
     admin = ctx.admin_client()
     if admin is not None:
-        user = admin.users.find(p.api_user)
+        try:
+            user = admin.users.find(p.api_user)
+        except PermissionDeniedError:
+            user = None  # only a hint; step 02 reports the missing 'Manage users'
         if user is not None and p.role not in user.roles:
             r.notes.append(f"The API user lacks the role '{p.role}' as well: see step 02.")
     return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token (403): role '{p.role}' lacks '{PRIVILEGE}'")
@@ -240,11 +242,20 @@ def define_user(ctx: StepContext) -> StepResult:
         r.actions = [f"Give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
         return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' lacks 'Manage users'")
     r.observed["user exists"] = user is not None
+    created = user is None
     if user is None:
         r.actions = _instructions_user(p, exists=False)
         if p.dry_run:
             return r.finish(ACTION_REQUIRED, f"dry run: would create user '{p.api_user}' with role '{p.role}'")
-        admin.users.create(p.api_user, p.api_user_first_name, p.api_user_last_name, p.api_user_team, roles=[p.role])
+        try:
+            admin.users.create(p.api_user, p.api_user_first_name, p.api_user_last_name, p.api_user_team, roles=[p.role])
+        except NotFoundError as exc:
+            if "team" in exc.detail:
+                r.actions = [f"Set api_user_team to an existing team ({', '.join(admin.teams.names())}), "
+                             f"or create the team '{p.api_user_team}' in {CCA}."]
+                return r.finish(ACTION_REQUIRED, f"the team '{p.api_user_team}' does not exist")
+            r.actions = [f"In {CCA}, Users & Teams > Roles: create the role '{p.role}' (then step 01 grants its privilege)."]
+            return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist")
         r.actions = []
         r.changed.append(f"created user '{p.api_user}' in team '{p.api_user_team}' with role '{p.role}' (Configuration API)")
         user = admin.users.get(p.api_user)
@@ -271,7 +282,7 @@ def define_user(ctx: StepContext) -> StepResult:
         what = "disabled" if user.disabled else "locked out"
         r.actions = [f"In {CCA}, Users & Teams > Users > '{p.api_user}': clear '{what}' (a {what} user gets no token)."]
         return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' has the role '{p.role}' but is {what}")
-    verb = "created with" if any("created" in c for c in r.changed) else ("given" if status == CHANGED else "has")
+    verb = "created with" if created else ("given" if status == CHANGED else "has")
     return r.finish(status, f"user '{p.api_user}' {verb} the role '{p.role}' (verified with Get User)")
 
 
@@ -309,7 +320,8 @@ def api_secret(ctx: StepContext) -> StepResult:
         except AuthenticationError as exc:
             r.observed["rejected"] = exc.detail
             if not p.practice_mode or p.dry_run:
-                r.actions = _instructions_secret(p)
+                r.actions = _instructions_secret(p) + [
+                    f"If the user '{p.api_user}' is disabled or locked out, a new secret will not help: see step 02."]
                 return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is rejected ({exc.detail}): "
                                                  "generate a new one in the admin UI")
     if not p.practice_mode or p.dry_run:

@@ -89,6 +89,17 @@ def test_user_without_role_needs_the_admin_ui_unless_practice(env, console, admi
     assert r.status == "changed" and admin.users.get(API_USER).roles == ("Agent", SMS_ROLE)
 
 
+@pytest.mark.parametrize("change,summary,hint", [
+    ({"api_user_team": "Nope"}, "the team 'Nope' does not exist", "existing team (Admins, Customer Service)"),
+    ({"role": "Texting"}, "the role 'Texting' does not exist", "create the role 'Texting'"),
+])
+def test_missing_team_or_role_is_explained(env, admin_secret, change, summary, hint):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    r = run("02_define_user", env, **change)
+    assert (r.status, r.summary) == ("action-required", summary)
+    assert hint in r.actions[0]
+
+
 def test_disabled_user_is_reported(env, console, admin, admin_secret):
     admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
     admin.users.update(API_USER, disabled=True)
