@@ -20,18 +20,20 @@ class EmulatorServer:
     """A threaded HTTP server on loopback; port 0 picks a free port (moto's habit for tests)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, db_path: str | Path | None = None,
-                 seed=None, quiet: bool = True):
+                 seed=None, quiet: bool = True, ssl_context=None):
         self.store = Store(db_path=db_path, seed=seed)
         self.app = create_app(self.store)
-        self._server = make_server(host, port, self.app, threaded=True,
+        # ssl_context=(certfile, keyfile) serves HTTPS: the TLS tests' stand-in for a real tenant.
+        self._server = make_server(host, port, self.app, threaded=True, ssl_context=ssl_context,
                                    request_handler=_QuietHandler if quiet else WSGIRequestHandler)
+        self.scheme = "https" if ssl_context else "http"
         self.host, self.port = host, self._server.server_port
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="bp-emulator", daemon=True)
