@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 
 from .server import EmulatorServer
 from .store import DEFAULT_SEED
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
               f"Pick another --port (0 picks a free one).", file=sys.stderr)
         return 2
     url = server.url
+    if not _loopback(args.host):
+        print(f"warning: listening on {args.host}: the console (/_emulator/) has no authentication and can "
+              "generate API secrets; keep the emulator on loopback", file=sys.stderr)
     scopes = server.store.scopes()
     scope = scopes[0] if scopes else "<none>"
     print(f"Bright Pattern emulator listening on {url}  (practice and tests only)")

@@ -146,7 +146,8 @@ def preflight(ctx: StepContext) -> StepResult:
         answer = "HTTP 200 to an incomplete token request (unexpected, but the tenant answers)"
     except RunbookError as exc:
         if getattr(exc, "status", None) is None:
-            return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}")
+            hint = " (is the emulator running? `make emulator` starts it)" if p.tenant_url == "emulator" else ""
+            return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}{hint}")
         answer = f"HTTP {exc.status} to an incomplete token request, as expected"
     r.evidence["token endpoint"] = answer
 

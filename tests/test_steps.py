@@ -164,7 +164,8 @@ def test_unreachable_tenant_fails_preflight(env):
     env["BP_EMULATOR_URL"] = "http://127.0.0.1:9"
     r = run("00_preflight", env, connect_timeout=0.5)
     assert r.status == "failed"
-    assert r.summary == "the tenant does not answer at http://127.0.0.1:9: could not connect to 127.0.0.1:9"
+    assert r.summary == ("the tenant does not answer at http://127.0.0.1:9: could not connect to 127.0.0.1:9 "
+                         "(is the emulator running? `make emulator` starts it)")
 
 
 def test_practice_mode_is_refused_for_real_tenants():
