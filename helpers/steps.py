@@ -175,7 +175,7 @@ def preflight(ctx: StepContext) -> StepResult:
          if p.smoke_test else "skipped: smoke_test is false (it sends a real text)"),
     ]
     r.evidence["plan"] = dict(plan)  # step ids sort in order, so the record keeps it
-    kinds = [mode.split(":")[0] for _, mode in plan]
+    kinds = [mode.split(":")[0].replace("acts", "automated") for _, mode in plan]
     counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
     return r.finish(OK, f"tenant answers at {p.base_url} (scope {p.effective_scope}); plan: {counts}")
 

@@ -51,7 +51,7 @@ def write_html(path: Path, summary: dict) -> None:
         link = (f"<a href='{html.escape(entry['notebook'])}'>{html.escape(entry['notebook'])}</a>"
                 if entry.get("notebook") else "(not run)")
         rows.append(f"<tr><td>{html.escape(r['step'])}</td><td>{html.escape(r['title'])}</td>"
-                    f"<td style='background:{colour};color:white;font-weight:bold'>{html.escape(r['status'])}</td>"
+                    f"<td style='background:{colour};color:white;font-weight:bold;white-space:nowrap'>{html.escape(r['status'])}</td>"
                     f"<td>{html.escape(r['summary'])}</td><td style='white-space:nowrap'>{entry['seconds']:.1f} s</td><td>{link}</td></tr>")
     todo = []
     for entry in summary["steps"]:
