@@ -172,8 +172,11 @@ class Transport:
     def _connection_error(self, exc, method, path, safe) -> tuple[ApiError, bool]:
         host = urlsplit(self.base_url).netloc
         if isinstance(exc, requests.exceptions.SSLError):
-            return ApiConnectionError(f"TLS verification of {host} failed; if the tenant uses a private CA, "
-                                      "name its bundle in the ca_bundle parameter", method=method, path=path), False
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                return ApiConnectionError(f"TLS verification of {host} failed; if the tenant uses a private CA, "
+                                          "name its bundle in the ca_bundle parameter", method=method, path=path), False
+            return ApiConnectionError(f"the TLS handshake with {host} failed; check that the address serves https",
+                                      method=method, path=path), False
         never_sent = _sent_nothing(exc)
         if isinstance(exc, requests.exceptions.Timeout):
             phase = "connecting" if never_sent else "waiting for the answer"
