@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .runner import DEFAULT_OUT, RunOptions, run
+from .secrets import handoff_path
 from .summary import EXIT_MEANINGS, history_table
 
 EXAMPLES = """examples:
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="what the runner logs to the terminal (run.log always keeps INFO and up)")
 
+    sub.add_parser("forget", help="delete the private handoff file (secrets handed over in notebooks' forms)",
+                   description="Deletes ~/.cache/bp-sms-runbook/handoff.json, or the file $BP_RUNBOOK_HANDOFF names.")
+
     h = sub.add_parser("history", help="show the latest runs per tenant")
     h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
     h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
@@ -54,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "forget":
+        path = handoff_path()
+        if path.exists():
+            path.unlink()
+            print(f"Deleted {path}: the secrets handed over through the forms are gone.")
+        else:
+            print(f"Nothing to delete: {path} does not exist.")
+        return 0
     if args.command == "history":
         print(history_table(args.out, args.tenant, args.limit))
         return 0

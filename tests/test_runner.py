@@ -234,6 +234,17 @@ def test_history_command_shows_latest_runs(tmp_path):
     assert lines[1].split()[:4] == ["emulator_example.brightpattern.com", lines[1].split()[1], "2", "action-required"]
 
 
+def test_forget_deletes_the_handoff_file(tmp_path):
+    handoff = tmp_path / "handoff.json"
+    write_private_json(handoff, {"k": CANARY_API})
+    env = {**os.environ, "BP_RUNBOOK_HANDOFF": str(handoff)}
+    proc = subprocess.run([sys.executable, "-m", "helpers", "forget"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 0 and f"Deleted {handoff}" in proc.stdout
+    assert not handoff.exists()
+    again = subprocess.run([sys.executable, "-m", "helpers", "forget"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert "Nothing to delete" in again.stdout
+
+
 def test_cli_help_explains_every_option():
     proc = subprocess.run([sys.executable, "-m", "helpers", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
     for option in ("--params", "--emulator", "--only", "--from", "--dry-run", "--out", "--keep-going", "--log-level"):
