@@ -42,8 +42,6 @@ class RetryPolicy:
         return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
 
 
-NO_RETRY = RetryPolicy(max_attempts=1)
-
 
 def is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain"):
