@@ -193,11 +193,11 @@ def load(path: str | Path) -> RunbookParams:
 def refuse_secret_values(params: RunbookParams, secrets: list[str]) -> None:
     """A parameter whose value is a known secret would be written in clear into every output notebook."""
     for name, value in params.public().items():
-        if isinstance(value, str) and len(value) >= 6 and any(value == s or s in value for s in secrets if len(s) >= 6):
+        if isinstance(value, str) and any(s in value for s in secrets if len(s) >= 6):
             raise ParameterError(name, "holds the value of a secret",
                                  "remove it from the parameter file; secrets come from the environment or the keyring")
 
 
-def from_namespace(namespace: dict) -> RunbookParams:
-    """The parameters a notebook's parameters cell defined (its variables named like parameters)."""
-    return validate({name: namespace[name] for name in PARAMETER_NAMES if name in namespace})
+def from_namespace(namespace: dict, names=PARAMETER_NAMES) -> RunbookParams:
+    """The parameters a notebook's parameters cell defined: its variables with these names."""
+    return validate({name: namespace[name] for name in names if name in namespace})

@@ -50,7 +50,7 @@ class StepNotebook:
         return STEPS[self.step_id]
 
     def params(self):
-        return from_namespace({k: v for k, v in self.namespace.items() if k in STEP_PARAMETERS[self.step_id]})
+        return from_namespace(self.namespace, STEP_PARAMETERS[self.step_id])
 
     def form(self):
         """The interactive form; headless runs (the runner sets BP_RUNBOOK_HEADLESS) skip it."""

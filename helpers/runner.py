@@ -140,7 +140,7 @@ def run(options: RunOptions, out: TextIO) -> RunOutcome:
 def _run_locked(options: RunOptions, params: RunbookParams, steps: list[str], out: TextIO) -> RunOutcome:
     from filelock import FileLock, Timeout
 
-    store = SecretStore(params.base_url, params.effective_scope, {"api": params.api_user, "admin": params.admin_user})
+    store = SecretStore.for_params(params)
     try:
         refuse_secret_values(params, store.known_values())
     except ParameterError as exc:
@@ -194,7 +194,6 @@ def _run_steps(options, params, steps, tenant_dir, store, out) -> RunOutcome:
             entries = _execute_all(params, steps, run_dir, options, out)
         # Every secret this run could have seen, including those generated during it (practice mode).
         secrets = store.known_values() + [v for v in read_handoff(handoff).values() if isinstance(v, str)]
-        secrets += [os.environ.get(v, "") for v in SECRET_ENV.values()]
     finally:
         if private_dir:
             shutil.rmtree(private_dir, ignore_errors=True)

@@ -118,6 +118,11 @@ class SecretStore:
         self.environ = os.environ if environ is None else environ
         self.use_keyring = use_keyring
 
+    @classmethod
+    def for_params(cls, params, environ=None) -> SecretStore:
+        """The store for a runbook's parameters (a RunbookParams): its tenant, API user and admin."""
+        return cls(params.base_url, params.effective_scope, {"api": params.api_user, "admin": params.admin_user}, environ)
+
     def _key(self, role: str) -> str:
         return f"{self.base_url} {self.scope} {self.logins.get(role, '')}"
 
@@ -181,5 +186,6 @@ class SecretStore:
     def known_values(self) -> list[str]:
         """Every secret value this store can see, for the scrubber."""
         values = [s.reveal() for s in (self.get("api"), self.get("admin")) if s is not None]
+        values += [self.environ.get(name, "").strip() for name in SECRET_ENV.values()]
         values += list(_memory.values()) + [v for v in read_handoff(handoff_path(self.environ)).values() if isinstance(v, str)]
-        return sorted(set(values))
+        return sorted(set(values) - {""})

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .api.sms import StatusChange
 from .client import BrightPatternClient
 from .errors import TOKEN_SHAPED, AuthenticationError, NotFoundError, PermissionDeniedError, RunbookError
 from .params import RunbookParams
@@ -29,8 +30,7 @@ class StepContext:
     def __init__(self, params: RunbookParams, *, environ=None, sleep=time.sleep):
         self.params = params
         self.sleep = sleep
-        self.secrets = SecretStore(params.base_url, params.effective_scope,
-                                   {"api": params.api_user, "admin": params.admin_user}, environ)
+        self.secrets = SecretStore.for_params(params, environ)
         self._console: PracticeConsole | None = None
         self.notes: list[str] = []
 
@@ -339,9 +339,7 @@ def api_secret(ctx: StepContext) -> StepResult:
 
 def hand_over_api_secret(params: RunbookParams, value: str, environ=None) -> Secret:
     """The form's Password field: keep the secret for this run's later notebooks, never display it."""
-    store = SecretStore(params.base_url, params.effective_scope,
-                        {"api": params.api_user, "admin": params.admin_user}, environ)
-    return store.remember("api", value)
+    return SecretStore.for_params(params, environ).remember("api", value)
 
 
 # ---------------------------------------------------------------------------------- 04
@@ -429,9 +427,11 @@ def smoke_test(ctx: StepContext) -> StepResult:
     r.evidence["sid"] = sent.sid
     message, timeline = client.sms.wait_for_final(sent.sid, timeout=p.smoke_timeout, interval=p.poll_interval,
                                                   sleep=ctx.sleep)
-    r.evidence["timeline"] = [{"after (s)": 0.0, "status": sent.status}] + [
-        {"after (s)": c.elapsed, "status": c.status} for c in timeline if c.status != sent.status or c.elapsed]
-    path = " -> ".join(dict.fromkeys([sent.status] + [c.status for c in timeline]))
+    if timeline and timeline[0].status == sent.status:
+        timeline = timeline[1:]  # the first read found it where the send left it
+    changes = [StatusChange(0.0, sent.status)] + timeline
+    r.evidence["timeline"] = [{"after (s)": c.elapsed, "status": c.status} for c in changes]
+    path = " -> ".join(c.status for c in changes)
     r.evidence.update({"date_sent": message.date_sent, "segments": message.num_segments})
     if message.status == "delivered":
         return r.finish(OK, f"test message delivered to {p.test_destination} ({path})")

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -103,7 +104,7 @@ def test_demo_run_exit_0_with_a_readable_report(tmp_path):
     history = (run_dir.parent / "history.csv").read_text().splitlines()
     assert len(history) == 2 and history[1].startswith(run_dir.name + ",")
     # The generated secrets went through a private handoff file that is gone after the run.
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("bp-runbook-*/handoff.json"))
+    assert not list(Path(tempfile.gettempdir()).glob("bp-runbook-*/handoff.json"))
 
 
 def test_untouched_tenant_exit_2_with_instructions(tmp_path):

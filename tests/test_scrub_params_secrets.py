@@ -145,3 +145,11 @@ def test_client_tolerates_the_wiki_trailing_comma():
     response = requests.Response()
     response._content = b'{"access_token":"X","token_type":"Bearer","expires_in":"3599",}'
     assert decode_json(response, "POST", "/t")["expires_in"] == "3599"
+
+
+def test_environment_secrets_are_known_even_without_their_user(tmp_path):
+    """admin_user: "" still leaves BP_ADMIN_SECRET in the environment: the scrubber must know it."""
+    env = {"BP_ADMIN_SECRET": "admin-env-secret-1", "BP_RUNBOOK_HANDOFF": str(tmp_path / "none.json")}
+    store = SecretStore("https://t.example.com", "t.example.com", {"api": "api.sms", "admin": ""}, env, use_keyring=False)
+    assert store.get("admin") is None
+    assert store.known_values() == ["admin-env-secret-1"]
