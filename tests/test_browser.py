@@ -93,6 +93,10 @@ def open_and_run_all(browser, lab, notebook: str) -> WebDriverWait:
     """Open a notebook in JupyterLab, wait for its kernel, run all cells as a person would."""
     wait = WebDriverWait(browser, 90)
     browser.get(f"{lab['url']}/lab/tree/{notebook}?token=test-token")
+    # A person clicks into the notebook; headless Chromium gives the page focus only then, and
+    # JupyterLab's current widget follows focus.
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
+    browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell").click()
     wait.until(lambda d: d.execute_script(
         "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
