@@ -14,7 +14,7 @@ from collections import deque
 from urllib.parse import parse_qsl
 
 CONSOLE_PREFIX = "/_emulator"
-FAULT_KINDS = ("status", "rate_limit", "latency", "drop")
+FAULT_KINDS = ("status", "rate_limit", "latency", "drop", "answer")
 REDACTED_FIELDS = ("client_secret", "password")
 
 
@@ -38,6 +38,14 @@ class FaultInjector:
             "path_prefix": spec.get("path_prefix", "/"),
             "method": (spec.get("method") or "").upper() or None,
         }
+        if kind == "answer":
+            # A canned answer, as another tenant might give it: any status, body and content type.
+            # Lets tests show the runbook answers the documentation leaves open (nothing is processed).
+            fault["status"] = int(spec.get("status", 200))
+            fault["body"] = spec.get("body", "")
+            fault["content_type"] = spec.get("content_type", "application/json")
+            if not 100 <= fault["status"] <= 599:
+                raise ValueError("status must be an HTTP status (100-599)")
         if fault["count"] < 1:
             raise ValueError("count must be at least 1")
         if kind == "status" and not 400 <= fault["status"] <= 599:
@@ -121,6 +129,14 @@ class FaultMiddleware:
         if fault and fault["kind"] == "latency":
             time.sleep(fault["seconds"])
             fault = None
+        if fault and fault["kind"] == "answer":
+            entry.update(status=fault["status"], fault="answer")
+            self.journal.record(entry)
+            body = fault["body"] if isinstance(fault["body"], str) else json.dumps(fault["body"])
+            data = body.encode()
+            start_response(f"{fault['status']} Canned", [("Content-Type", fault["content_type"]),
+                                                         ("Content-Length", str(len(data)))])
+            return [data]
         if fault and fault["kind"] in ("status", "rate_limit"):
             entry.update(status=fault["status"], fault=fault["kind"])
             self.journal.record(entry)

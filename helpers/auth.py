@@ -33,14 +33,15 @@ class AccessToken:
         return self.obtained_at + self.expires_in - (time.monotonic() if now is None else now)
 
 
-def parse_expires_in(value, *, method: str = "POST", path: str = TOKEN_PATH) -> int:
+def parse_expires_in(value, *, method: str = "POST", path: str = TOKEN_PATH, status: int | None = None) -> int:
     """`expires_in` arrives as a string in every official sample ("3600"); accept int too."""
     try:
         seconds = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ApiError(f"expires_in {value!r} is not a number of seconds", method=method, path=path) from None
+        raise ApiError(f"expires_in {value!r} is not a number of seconds", method=method, path=path,
+                       status=status) from None
     if seconds <= 0:
-        raise ApiError(f"expires_in {seconds} is not positive", method=method, path=path)
+        raise ApiError(f"expires_in {seconds} is not positive", method=method, path=path, status=status)
     return seconds
 
 
@@ -65,15 +66,18 @@ class TokenProvider:
         response = self.transport.request("POST", self._path, form=form, idempotent=True)
         self.requests_made += 1
         payload = decode_json(response, "POST", self._path)
+        where = dict(method="POST", path=self._path, status=response.status_code,
+                     content_type=response.headers.get("Content-Type"))
         value = payload.get("access_token") if isinstance(payload, dict) else None
-        if not value:
-            raise ApiError("the token response has no access_token", method="POST", path=self._path,
-                           status=response.status_code)
+        if not value or not isinstance(value, str):
+            raise ApiError("the token answer has no access_token", **where)
         token_type = str(payload.get("token_type") or "Bearer")
         if token_type.lower() != "bearer":
-            raise ApiError(f"unsupported token_type {token_type!r} (expected Bearer)", method="POST", path=self._path)
-        token = AccessToken(Secret(value, name="access_token", source="token endpoint"), token_type,
-                            parse_expires_in(payload.get("expires_in", 3600)), payload.get("scope"), self._clock())
+            raise ApiError(f"unsupported token_type {token_type!r} (expected Bearer)", **where)
+        expires_in = parse_expires_in(payload.get("expires_in", 3600), method="POST", path=self._path,
+                                      status=response.status_code)
+        token = AccessToken(Secret(value, name="access_token", source="token endpoint"), token_type, expires_in,
+                            payload.get("scope"), self._clock())
         self._token = token
         return token
 

@@ -39,8 +39,10 @@ class ApiError(RunbookError):
     status: int | None = None
 
     def __init__(self, message: str, *, method: str, path: str, status: int | None = None,
-                 body: str | None = None, request_id: str | None = None):
+                 body: str | None = None, request_id: str | None = None, content_type: str | None = None):
         self.method, self.path = method, path
+        # The media type only ("application/json"), never parameters: evidence of what answered.
+        self.content_type = content_type.split(";")[0].strip().lower() if content_type else None
         if status is not None:
             self.status = status
         self.body = _safe_body(body)
@@ -53,6 +55,11 @@ class ApiError(RunbookError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(method={self.method!r}, path={self.path!r}, status={self.status!r}, detail={self.detail!r})"
+
+    @property
+    def answer(self) -> str:
+        """What arrived, in words a record can quote: "HTTP 404" or "no answer"."""
+        return "no answer" if self.status is None else f"HTTP {self.status}"
 
 
 class AuthenticationError(ApiError):

@@ -16,6 +16,23 @@ CONSOLE = "/_emulator"
 LABEL = "[practice mode: emulator only]"
 
 
+def emulator_tenants(base_url: str) -> list[str] | None:
+    """The scopes the local emulator serves at this address, or None when the target does not
+    answer as the emulator. Only loopback addresses are asked: a real tenant is never probed for a
+    console. Being on loopback proves nothing (an SSH tunnel to a real tenant is on loopback too)."""
+    transport = Transport(base_url, connect_timeout=2.0, read_timeout=5.0, retry=RetryPolicy(max_attempts=1))
+    if not is_loopback(urlsplit(transport.base_url).hostname or ""):
+        return None
+    try:
+        info = decode_json(transport.request("GET", CONSOLE + "/", headers={"Accept": "application/json"},
+                                             idempotent=True), "GET", CONSOLE + "/")
+    except ApiError:
+        return None
+    if not isinstance(info, dict) or "emulator" not in info or not isinstance(info.get("tenants"), list):
+        return None
+    return [str(t) for t in info["tenants"]]
+
+
 class PracticeConsole:
     def __init__(self, base_url: str, scope: str):
         self.transport = Transport(base_url, retry=RetryPolicy(max_attempts=2))
@@ -28,16 +45,12 @@ class PracticeConsole:
     def connect(cls, base_url: str, scope: str, **kwargs) -> PracticeConsole:
         """Check that the target really is the emulator, serving this scope, before anything else."""
         console = cls(base_url, scope, **kwargs)
-        try:
-            info = console._json("GET", "/")
-        except ApiError:
-            info = None
-        if not isinstance(info, dict) or "emulator" not in info:
+        tenants = emulator_tenants(base_url)
+        if tenants is None:
             raise ParameterError("practice_mode", f"{base_url} does not answer as the local emulator",
                                  "start it with `make emulator` (or run with --emulator), or set practice_mode: false")
-        if scope not in info.get("tenants", []):
-            raise ParameterError("scope", f"the emulator serves no tenant {scope!r}",
-                                 f"use one of: {', '.join(info.get('tenants', []))}")
+        if scope not in tenants:
+            raise ParameterError("scope", f"the emulator serves no tenant {scope!r}", f"use one of: {', '.join(tenants)}")
         return console
 
     def _json(self, method: str, path: str, body: dict | None = None):

@@ -30,6 +30,7 @@ def rows(result: StepResult) -> list[tuple[str, str]]:
     out += [("changed", c) for c in result.changed]
     out += [(f"to do ({i})", a) for i, a in enumerate(result.actions, 1)]
     out += [(f"evidence: {k}", format_value(v)) for k, v in result.evidence.items()]
+    out += [("inferred", i) for i in result.inferred]
     out += [("note", n) for n in result.notes]
     out.append(("duration", f"{result.duration_s:.2f} s"))
     return out

@@ -20,7 +20,8 @@ class StepResult:
     observed: dict = field(default_factory=dict)    # what the step saw before acting
     changed: list = field(default_factory=list)     # what the runbook changed (and verified)
     actions: list = field(default_factory=list)     # what a person must do (action-required)
-    evidence: dict = field(default_factory=dict)    # non-secret facts proving the outcome
+    evidence: dict = field(default_factory=dict)    # non-secret facts observed, proving the outcome
+    inferred: list = field(default_factory=list)    # conclusions drawn from the evidence, not observed
     notes: list = field(default_factory=list)       # e.g. practice-mode labels, deferred checks
     started_at: float = field(default_factory=time.time)
     duration_s: float = 0.0

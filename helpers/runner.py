@@ -4,6 +4,7 @@ auditable record under outputs/<tenant>/<UTC timestamp>/ and an exit code a sche
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -17,12 +18,14 @@ from typing import TextIO
 
 from .errors import ParameterError, RunbookError
 from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load, refuse_secret_values
+from .practice import emulator_tenants
 from .report import read_results
 from .results import ACTION_REQUIRED, FAILED, SKIPPED, StepResult
 from .runbook import HEADLESS_ENV, STEP_PARAMETERS
 from .scrub import Scrubber, scrub_and_scan
 from .secrets import HANDOFF_ENV, SECRET_ENV, SecretStore, read_handoff
 from .steps import STEPS
+from .steps.context import RUN_CONTEXT_ENV
 from .summary import EXIT_MEANINGS, append_history, versions, who, write_html, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +47,7 @@ class RunOptions:
     keep_going: bool = False
     log_level: str = "WARNING"
     cell_timeout: int = 600
+    private_root: Path | None = None  # where the private 0700 temp folder goes (default: the system's)
 
 
 @dataclass
@@ -74,9 +78,11 @@ def select_steps(only: list[str], from_step: str | None) -> list[str]:
     return list(STEPS)
 
 
-def tenant_folder(params: RunbookParams) -> str:
+def tenant_folder(params: RunbookParams, emulator: bool) -> str:
+    """The tenant's records folder; `emulator_<scope>` only for a target that answers as the emulator
+    (a loopback address proves nothing: an SSH tunnel to a real tenant is on loopback too)."""
     name = re.sub(r"[^A-Za-z0-9._-]", "_", params.effective_scope or "tenant")
-    return f"emulator_{name}" if params.targets_loopback else name
+    return f"emulator_{name}" if emulator else name
 
 
 @contextlib.contextmanager
@@ -151,7 +157,8 @@ def _run_locked(options: RunOptions, params: RunbookParams, steps: list[str], ou
                   "(or store it in the keyring), or set admin_user: \"\" to run the admin steps as guided steps")
         return RunOutcome(EXIT_BAD_INPUT)
 
-    tenant_dir = Path(options.out_dir) / tenant_folder(params)
+    emulator = emulator_tenants(params.base_url) is not None
+    tenant_dir = Path(options.out_dir) / tenant_folder(params, emulator)
     try:
         tenant_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -165,7 +172,7 @@ def _run_locked(options: RunOptions, params: RunbookParams, steps: list[str], ou
                   "nothing was done. Try again when it has finished.")
         return RunOutcome(EXIT_LOCKED)
     try:
-        return _run_steps(options, params, steps, tenant_dir, store, out)
+        return _run_steps(options, params, steps, tenant_dir, store, out, emulator)
     finally:
         lock.release()
 
@@ -180,24 +187,26 @@ def _new_run_dir(tenant_dir: Path) -> Path:
     return run_dir
 
 
-def _run_steps(options, params, steps, tenant_dir, store, out) -> RunOutcome:
+def _run_steps(options, params, steps, tenant_dir, store, out, emulator) -> RunOutcome:
     run_dir = _new_run_dir(tenant_dir)
     started = time.time()
     caller_handoff = os.environ.get(HANDOFF_ENV)
-    private_dir = None if caller_handoff else Path(tempfile.mkdtemp(prefix="bp-runbook-"))  # 0700, outside outputs/
+    private_dir = None if caller_handoff else Path(tempfile.mkdtemp(prefix="bp-runbook-", dir=options.private_root))  # 0700, outside outputs/
     handoff = Path(caller_handoff) if caller_handoff else private_dir / "handoff.json"
+    context = (private_dir or run_dir) / "run-context.json"
     try:
         with run_log(run_dir / "run.log", options.log_level, store.known_values()), \
-                patched_environ({HANDOFF_ENV: str(handoff), HEADLESS_ENV: "1"}):
+                patched_environ({HANDOFF_ENV: str(handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(context)}):
             log.info("run %s: tenant %s, steps %s, parameters file %s", run_dir.name, params.effective_scope,
                      ", ".join(steps), options.params_path)
-            entries = _execute_all(params, steps, run_dir, options, out)
+            entries = _execute_all(params, steps, run_dir, options, out, context)
         # Every secret this run could have seen, including those generated during it (practice mode).
         secrets = store.known_values() + [v for v in read_handoff(handoff).values() if isinstance(v, str)]
     finally:
         if private_dir:
             shutil.rmtree(private_dir, ignore_errors=True)
-    return _record(run_dir, tenant_dir, params, entries, secrets, started, out)
+        context.unlink(missing_ok=True)
+    return _record(run_dir, tenant_dir, params, entries, secrets, started, out, emulator)
 
 
 @contextlib.contextmanager
@@ -221,7 +230,7 @@ def run_log(path: Path, level: str, secrets: list[str]):
         handler.close()
 
 
-def _execute_all(params, steps, run_dir, options, out) -> list[dict]:
+def _execute_all(params, steps, run_dir, options, out, context: Path) -> list[dict]:
     import papermill as pm
 
     entries: list[dict] = []
@@ -234,6 +243,9 @@ def _execute_all(params, steps, run_dir, options, out) -> list[dict]:
             continue
         entry = _execute(pm, step_id, params, run_dir, options.cell_timeout)
         entries.append(entry)
+        # Later steps read what earlier ones concluded (statuses only: no secret, no evidence).
+        context.write_text(json.dumps({"steps": {e["result"]["step"]: {"status": e["result"]["status"]}
+                                                 for e in entries}}), encoding="utf-8")
         r = entry["result"]
         _say(out, f"[{index}/{len(steps)}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  {r['summary']}")
         if r["status"] == FAILED and not options.keep_going:
@@ -241,13 +253,14 @@ def _execute_all(params, steps, run_dir, options, out) -> list[dict]:
     return entries
 
 
-def _record(run_dir, tenant_dir, params, entries, secrets, started, out) -> RunOutcome:
+def _record(run_dir, tenant_dir, params, entries, secrets, started, out, emulator) -> RunOutcome:
     """Scrub and scan the notebooks and the log, write the summaries (scrubbed and scanned too), history."""
     statuses = [e["result"]["status"] for e in entries]
     exit_code = EXIT_FAILED if FAILED in statuses else EXIT_ACTION if ACTION_REQUIRED in statuses else EXIT_OK
     leaks = scrub_and_scan(sorted(run_dir.glob("*.ipynb")) + [run_dir / "run.log"], secrets)
     summary = {
-        "run_id": run_dir.name, "tenant": params.effective_scope, "target": params.base_url,
+        "run_id": run_dir.name, "tenant": params.effective_scope,
+        "target": {"address": params.base_url, "emulator": emulator},
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 2), "exit_code": exit_code, "exit_meaning": EXIT_MEANINGS[exit_code],
         "parameters": params.public(), "steps": entries, "versions": versions(), "run_by": who(),

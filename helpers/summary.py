@@ -66,9 +66,10 @@ def write_html(path: Path, summary: dict) -> None:
         r = entry["result"]
         facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>" for k, v in r["evidence"].items())
         changes = "".join(f"<li>changed: {html.escape(c)}</li>" for c in r["changed"])
+        inferred = "".join(f"<li>inferred: {html.escape(i)}</li>" for i in r.get("inferred", []))
         notes = "".join(f"<li><i>{html.escape(n)}</i></li>" for n in r["notes"])
-        if facts or changes or notes:
-            evidence.append(f"<h3>{html.escape(r['step'])}</h3><ul>{changes}{facts}{notes}</ul>")
+        if facts or changes or inferred or notes:
+            evidence.append(f"<h3>{html.escape(r['step'])}</h3><ul>{changes}{facts}{inferred}{notes}</ul>")
     colour = {0: COLOURS["ok"], 2: COLOURS["action-required"]}.get(summary["exit_code"], COLOURS["failed"])
     params = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in summary["parameters"].items())
     page = f"""<!doctype html>
@@ -77,7 +78,7 @@ def write_html(path: Path, summary: dict) -> None:
 td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}</style></head>
 <body>
 <h1>SMS/MMS API onboarding runbook</h1>
-<p><b>Tenant:</b> {html.escape(summary['tenant'])} ({html.escape(summary['target'])})<br>
+<p><b>Tenant:</b> {html.escape(summary['tenant'])} at {html.escape(summary['target']['address'])}{' (the local emulator)' if summary['target']['emulator'] else ''}<br>
 <b>Run:</b> {html.escape(summary['run_id'])}, {summary['duration_s']:.1f} s, by {html.escape(summary['run_by']['user'])} on {html.escape(summary['run_by']['host'])}<br>
 <b>Outcome:</b> <span style="color:{colour};font-weight:bold">exit {summary['exit_code']}: {html.escape(summary['exit_meaning'])}</span></p>
 <h2>Steps</h2>

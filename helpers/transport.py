@@ -107,8 +107,8 @@ def decode_json(response: requests.Response, method: str, path: str):
     try:
         return json.loads(re.sub(r",\s*([}\]])", r"\1", text))
     except ValueError:
-        raise ApiError("the response is not JSON", method=method, path=path, status=response.status_code,
-                       body=text) from None
+        raise ApiError("the answer is not JSON", method=method, path=path, status=response.status_code,
+                       body=text, content_type=response.headers.get("Content-Type")) from None
 
 
 class Transport:
@@ -199,7 +199,7 @@ class Transport:
                 detail = response.text.strip()[:200]
         cls = error_class_for(response.status_code)
         kwargs = dict(method=method, path=path, status=response.status_code, body=response.text,
-                      request_id=response.headers.get("X-Request-Id"))
+                      request_id=response.headers.get("X-Request-Id"), content_type=response.headers.get("Content-Type"))
         if cls is RateLimitedError:
             return RateLimitedError(detail, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
         return cls(detail, **kwargs)

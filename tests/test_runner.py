@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -53,7 +52,9 @@ def ready_seed(tmp_path: Path) -> Path:
 
 def go(tmp_path, params: Path, **options):
     out = io.StringIO()
-    outcome = run(RunOptions(params_path=params, out_dir=tmp_path / "outputs", **options), out)
+    private = tmp_path / "private"  # the runner's private temp folders go here, never the machine-wide one
+    private.mkdir(exist_ok=True)
+    outcome = run(RunOptions(params_path=params, out_dir=tmp_path / "outputs", private_root=private, **options), out)
     return outcome, out.getvalue()
 
 
@@ -104,7 +105,7 @@ def test_demo_run_exit_0_with_a_readable_report(tmp_path):
     history = (run_dir.parent / "history.csv").read_text().splitlines()
     assert len(history) == 2 and history[1].startswith(run_dir.name + ",")
     # The generated secrets went through a private handoff file that is gone after the run.
-    assert not list(Path(tempfile.gettempdir()).glob("bp-runbook-*/handoff.json"))
+    assert list((tmp_path / "private").iterdir()) == []
 
 
 def test_untouched_tenant_exit_2_with_instructions(tmp_path):
@@ -259,7 +260,7 @@ def test_one_notebook_by_hand_with_papermill(tmp_path, emulator):
     proc = subprocess.run([sys.executable, "-m", "papermill", "notebooks/00_preflight.ipynb", str(out),
                            "-p", "admin_user", "", "--no-progress-bar"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "00_preflight: ok - tenant answers" in out.read_text()
+    assert "00_preflight: ok - the local emulator answers" in out.read_text()
 
 
 def test_unwritable_out_folder_exit_3(tmp_path):
@@ -280,5 +281,38 @@ def test_log_records_are_masked_as_they_are_written(tmp_path):
 
 def test_tenant_folder_names():
     from helpers.params import validate
-    assert tenant_folder(validate({"tenant_url": "https://acme.brightpattern.com"})) == "acme.brightpattern.com"
-    assert tenant_folder(validate({})) == "emulator_example.brightpattern.com"
+    assert tenant_folder(validate({"tenant_url": "https://acme.brightpattern.com"}), False) == "acme.brightpattern.com"
+    assert tenant_folder(validate({}), True) == "emulator_example.brightpattern.com"
+
+
+def test_a_loopback_target_that_is_not_the_emulator_is_recorded_under_its_scope(tmp_path):
+    """An SSH tunnel to a real tenant is on loopback too: only an answer as the emulator counts."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Tenant(BaseHTTPRequestHandler):
+        def do_GET(self):  # no console: a tenant answers 404 to /_emulator/
+            self.send_response(404)
+            self.end_headers()
+
+        def do_POST(self):
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": "invalid_request"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tenant)
+    import threading
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        params = write_params(tmp_path, tenant_url=f"http://127.0.0.1:{server.server_port}", scope="acme.example.com",
+                              admin_user="")
+        outcome, printed = go(tmp_path, params, only=["0"])
+    finally:
+        server.shutdown()
+    assert outcome.exit_code == 0, printed
+    assert outcome.run_dir.parent.name == "acme.example.com"
+    assert outcome.summary["target"]["emulator"] is False
+    assert outcome.summary["steps"][0]["result"]["observed"]["target"]["answers as"] == "a tenant (not the emulator)"

@@ -1,7 +1,11 @@
-"""The runbook steps (check, act, verify) against the emulator over HTTP, called directly."""
+"""The runbook steps (check, act, verify) against the emulator over HTTP, called directly.
+
+Besides the emulator's own answers, canned answers (`answer` faults) stand in for a tenant that
+answers what the documentation leaves open: every verdict must say exactly what it observed."""
 
 from __future__ import annotations
 
+import json
 import os
 from unittest import mock
 
@@ -11,7 +15,9 @@ from helpers.errors import ParameterError
 from helpers.params import validate
 from helpers.steps import STEPS, run_step
 
-from .conftest import API_USER, SMS_NUMBER, SMS_ROLE
+from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+
+PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 
 
 @pytest.fixture
@@ -28,6 +34,16 @@ def run(step, env, **params):
 
 def run_all(env, **params):
     return {step: run(step, env, **params) for step in STEPS}
+
+
+@pytest.fixture
+def ready(env, console, admin, admin_secret):
+    """A tenant where a person did all admin steps; the environment holds both secrets."""
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    console.grant(SMS_ROLE)
+    console.set_outbound("SMS Chat", [SMS_NUMBER])
+    env.update(BP_API_SECRET=console.generate_secret(API_USER), BP_ADMIN_SECRET=admin_secret)
+    return env
 
 
 def test_practice_mode_completes_every_step_then_rerun_changes_nothing(env, console):
@@ -51,33 +67,150 @@ def test_untouched_tenant_gives_exact_instructions(env):
         assert any(where in a for a in results[step].actions), results[step].actions
     assert "'SMS API'" in results["01_grant_privilege"].actions[0]
     assert "+16502505674" in " ".join(results["05_chat_service"].actions)
-    assert "step 04 verifies it" in results["01_grant_privilege"].summary
+    assert results["01_grant_privilege"].summary == ("no API secret for 'api.sms' yet, so nothing can be verified "
+                                                     "(step 03 hands it over)")
     assert results["06_smoke_test"].status == "skipped"
 
 
-def test_guided_steps_are_verified_once_a_person_acted(env, console, admin, admin_secret):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    console.grant(SMS_ROLE)
-    console.set_outbound("SMS Chat", [SMS_NUMBER])
-    env["BP_API_SECRET"] = console.generate_secret(API_USER)
-    env["BP_ADMIN_SECRET"] = admin_secret
-    results = run_all(env)
+def test_guided_steps_are_verified_once_a_person_acted(ready):
+    results = run_all(ready)
     assert {r.status for s, r in results.items() if s != "06_smoke_test"} == {"ok"}
-    assert results["04_access_token"].evidence["token_type"] == "Bearer"
-    assert results["04_access_token"].evidence["expires_in (s)"] == 3600
+    token = results["04_access_token"].evidence
+    assert token["token type"] == "Bearer" and token["expires in"] == "3600 s"
     assert results["05_chat_service"].evidence["textOutService"] == "SMS Chat"
 
 
-def test_privilege_removed_is_caught(env, console, admin):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    env["BP_API_SECRET"] = console.generate_secret(API_USER)
-    r = run("01_grant_privilege", env)
+def test_step_01_claims_only_what_the_token_probe_shows(ready):
+    r = run("01_grant_privilege", ready)
+    assert r.summary == ("the API user's token was issued and the SMS/MMS API accepts it (HTTP 404); inferred: one "
+                         "of the user's roles holds 'Use SMS/MMS API'")
+    assert r.evidence["SMS/MMS API probe"] == "accepted: HTTP 404 (application/json) to Get Message of a made-up id"
+    # Only the user's only role can be named, and only as an inference.
+    assert r.inferred[-1] == "that role is 'SMS API': it is the user's only role"
+    assert "role 'SMS API' has" not in r.summary
+
+
+def test_several_roles_make_the_role_unobservable(ready, console):
+    console.set_roles(API_USER, ["Administrator", SMS_ROLE])
+    r = run("01_grant_privilege", ready)
+    assert r.status == "ok"
+    assert r.inferred[-1] == ("one of the roles Administrator, SMS API holds it; which one cannot be observed "
+                              "(no API reads role privileges)")
+
+
+# ------------------------------------------------------------------ every answer of the SMS/MMS probe
+@pytest.mark.parametrize("answer,status,summary", [
+    ({"kind": "answer", "status": 200, "body": {"sid": None, "status": "failed", "uri": "/x"}}, "ok",
+     "accepts it (HTTP 200)"),
+    ({"kind": "status", "status": 400}, "ok", "accepts it (HTTP 400)"),
+    ({"kind": "answer", "status": 404, "body": "Not Found", "content_type": "text/plain"}, "ok",
+     "accepts it (HTTP 404)"),
+    ({"kind": "status", "status": 401}, "action-required",
+     "the token endpoint issued a token, but the SMS/MMS API rejects it (HTTP 401: emulator fault: HTTP 401)"),
+    ({"kind": "status", "status": 403}, "action-required",
+     "the SMS/MMS API refuses the API user's token (HTTP 403): none of its roles holds 'Use SMS/MMS API'"),
+    ({"kind": "status", "status": 500}, "failed",
+     "could not verify: the SMS/MMS API answered the probe with HTTP 500: emulator fault: HTTP 500"),
+    ({"kind": "answer", "status": 200, "body": "<html>login</html>", "content_type": "text/html"}, "failed",
+     "could not verify: the SMS/MMS API answered the probe with HTTP 200: the body is not JSON, so it may not come "
+     "from the SMS/MMS API"),
+    ({"kind": "answer", "status": 302, "body": ""}, "failed",
+     "could not verify: the SMS/MMS API answered the probe with HTTP 302: a redirect is not an answer of the "
+     "SMS/MMS API"),
+    ({"kind": "rate_limit", "status": 429, "retry_after": 0}, "failed",
+     "could not verify: the SMS/MMS API answered the probe with HTTP 429: emulator fault: HTTP 429"),
+])
+def test_every_probe_answer_has_a_meaning(ready, console, answer, status, summary):
+    for step in ("01_grant_privilege", "04_access_token"):
+        console.fault(path_prefix=PROBE, method="GET", count=8, **answer)
+        r = run(step, ready)
+        console._call("DELETE", "/faults")
+        assert r.status == status, (step, r.summary)
+        assert summary in r.summary, (step, r.summary)
+        assert "Traceback" not in r.summary and "unexpected" not in r.summary
+        if status == "ok":
+            assert r.evidence["SMS/MMS API probe"].startswith(f"accepted: HTTP {answer['status']}")
+        else:
+            assert r.actions, step
+
+
+def test_step_04_names_only_the_steps_of_this_run_that_ended_well(ready, tmp_path):
+    context = tmp_path / "run-context.json"
+    context.write_text(json.dumps({"steps": {"00_preflight": {"status": "ok"}, "01_grant_privilege": {"status": "ok"},
+                                             "02_define_user": {"status": "action-required"},
+                                             "03_api_secret": {"status": "changed"}}}))
+    r = run("04_access_token", {**ready, "BP_RUNBOOK_RUN_CONTEXT": str(context)})
+    assert r.summary.endswith("this verifies end to end steps 01, 03 of this run "
+                              "(not counted: 02 is action-required)")
+    alone = run("04_access_token", ready)
+    assert alone.summary.endswith("run on its own: no earlier step of this run to name")
+
+
+# ------------------------------------------------------------------ contradictions between answers
+@pytest.mark.parametrize("canned,words", [
+    ({"path_prefix": f"/configapi/v2/user/lock/{API_USER}", "body": {"lockedOut": True}}, "locked out"),
+    ({"path_prefix": f"/configapi/v2/user/{API_USER}", "body": {"loginId": API_USER, "firstName": "A", "lastName": "B",
+                                                                 "team": "Admins", "roles": [SMS_ROLE], "disabled": True}},
+     "disabled"),
+])
+def test_a_token_issued_to_a_user_reported_locked_or_disabled_is_a_contradiction(ready, console, canned, words):
+    for step in ("01_grant_privilege", "03_api_secret", "04_access_token"):
+        console.fault(kind="answer", method="GET", count=1, **canned)
+        r = run(step, ready)
+        console._call("DELETE", "/faults")
+        assert r.status == "action-required", (step, r.summary)
+        assert f"a token was issued to 'api.sms' although Get User reports it {words}" in r.summary
+        assert any(f"check whether it is {words}" in a for a in r.actions)
+
+
+def test_get_user_answering_another_login_is_a_contradiction(ready, console):
+    console.fault(kind="answer", method="GET", path_prefix=f"/configapi/v2/user/{API_USER}", count=1,
+                  body={"loginId": "frank.zappa", "firstName": "Frank", "lastName": "Zappa", "team": "Admins", "roles": []})
+    r = run("02_define_user", ready)
+    assert (r.status, r.summary) == ("action-required", "contradiction: Get User for 'api.sms' answered about someone "
+                                                        "else (asked for 'api.sms', the tenant answered the user 'frank.zappa')")
+
+
+def test_a_number_reported_for_another_service_is_named(ready, console):
+    console.set_outbound("SMS Chat", [])
+    console.set_outbound("Maintenance renewal SMS", ["14151234567", SMS_NUMBER])
+    r = run("05_chat_service", ready)
+    assert (r.status, r.summary) == ("action-required", "+16502505674 is the outbound chat account of "
+                                                        "'Maintenance renewal SMS', not of 'SMS Chat'")
+
+
+# ------------------------------------------------------------------ diagnoses across steps
+def test_a_secret_for_a_user_that_does_not_exist_points_to_step_02(env, console, admin_secret):
+    env.update(BP_API_SECRET="W" * 64, BP_ADMIN_SECRET=admin_secret)
+    r = run("03_api_secret", env)
     assert r.status == "action-required"
-    assert "refuses the API user's token (403)" in r.summary
-    r4 = run("04_access_token", env)
-    assert r4.status == "action-required" and "403" in r4.summary
+    assert r.summary == ("the API secret of 'api.sms' is refused (HTTP 401): the user 'api.sms' does not exist "
+                         "(Get User: HTTP 404), so no secret can work; complete step 02 first")
+    assert r.actions[0] == "Complete step 02 (define the user), then step 03 again."
+    assert "W" * 64 not in json.dumps(r.to_dict())
 
 
+def test_a_secret_of_a_disabled_user_says_so(ready, console):
+    console.disable(API_USER)
+    r = run("03_api_secret", ready)
+    assert r.summary == "the API secret of 'api.sms' is refused (HTTP 401): the user 'api.sms' is disabled (Get User)"
+
+
+def test_a_stale_secret_of_a_healthy_user_asks_for_a_new_one(ready, console):
+    console.generate_secret(API_USER)  # a newer secret replaces the one in the environment
+    r = run("03_api_secret", ready)
+    assert r.summary == ("the API secret of 'api.sms' is refused (HTTP 401): the user 'api.sms' exists and is enabled, "
+                         "not locked out, so the secret itself is wrong or was replaced by a newer one: generate a new one")
+    assert any("Generate" in a for a in r.actions)
+
+
+def test_without_admin_credentials_the_diagnosis_says_what_it_cannot_see(env):
+    env["BP_API_SECRET"] = "W" * 64
+    r = run("03_api_secret", env, admin_user="")
+    assert "no admin user is configured (admin_user is empty), so the user cannot be looked up" in r.summary
+
+
+# ------------------------------------------------------------------ step 02
 def test_user_without_role_needs_the_admin_ui_unless_practice(env, console, admin, admin_secret):
     admin.users.create(API_USER, "API", "SMS", "Admins", roles=["Agent"])
     env["BP_ADMIN_SECRET"] = admin_secret
@@ -90,8 +223,10 @@ def test_user_without_role_needs_the_admin_ui_unless_practice(env, console, admi
 
 
 @pytest.mark.parametrize("change,summary,hint", [
-    ({"api_user_team": "Nope"}, "the team 'Nope' does not exist", "existing team (Admins, Customer Service)"),
-    ({"role": "Texting"}, "the role 'Texting' does not exist", "create the role 'Texting'"),
+    ({"api_user_team": "Nope"}, "the team 'Nope' does not exist (Create User: HTTP 404: user team not found)",
+     "existing team (Admins, Customer Service)"),
+    ({"role": "Texting"}, "the role 'Texting' does not exist (Create User: HTTP 404: role not found: Texting)",
+     "create the role 'Texting'"),
 ])
 def test_missing_team_or_role_is_explained(env, admin_secret, change, summary, hint):
     env["BP_ADMIN_SECRET"] = admin_secret
@@ -106,6 +241,45 @@ def test_disabled_user_is_reported(env, console, admin, admin_secret):
     env["BP_ADMIN_SECRET"] = admin_secret
     r = run("02_define_user", env)
     assert (r.status, r.summary) == ("action-required", "user 'api.sms' has the role 'SMS API' but is disabled")
+
+
+def test_locked_out_user_is_reported(env, console, admin, admin_secret):
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    console.lock(API_USER)
+    env["BP_ADMIN_SECRET"] = admin_secret
+    r = run("02_define_user", env)
+    assert (r.status, r.summary) == ("action-required", "user 'api.sms' has the role 'SMS API' but is locked out")
+
+
+def test_unreadable_lock_state_is_not_claimed(env, console, admin, admin_secret):
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    console.fault(kind="status", status=500, method="GET", path_prefix="/configapi/v2/user/lock/", count=8)
+    env["BP_ADMIN_SECRET"] = admin_secret
+    r = run("02_define_user", env)
+    assert (r.status, r.summary) == ("ok", "user 'api.sms' has the role 'SMS API' and is enabled, lock state unknown "
+                                           "(HTTP 500) (Get User)")
+
+
+def test_a_create_whose_answer_is_lost_is_never_sent_again(env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(kind="drop", method="POST", path_prefix="/configapi/v2/user")  # processed, then the line drops
+    r = run("02_define_user", env)
+    creates = [e for e in console.requests() if e["method"] == "POST" and e["path"] == "/configapi/v2/user"]
+    assert len(creates) == 1
+    assert r.status == "changed"
+    assert r.changed[0].startswith("created user 'api.sms' (inferred: Create User answered no answer")
+
+
+def test_a_refused_create_is_not_retried_and_nothing_is_claimed(env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(kind="status", status=503, method="POST", path_prefix="/configapi/v2/user")  # not processed
+    r = run("02_define_user", env)
+    creates = [e for e in console.requests() if e["method"] == "POST" and e["path"] == "/configapi/v2/user"]
+    assert len(creates) == 1
+    assert r.status == "failed"
+    assert r.summary == ("user creation failed: Create User answered HTTP 503 (emulator fault: HTTP 503) and Get User "
+                         "still answers HTTP 404, so nothing was created")
+    assert r.changed == []
 
 
 def test_dry_run_changes_nothing(env, console):
@@ -128,24 +302,35 @@ def test_rejected_admin_secret_makes_admin_steps_guided(env):
         assert "R" * 20 not in str(r.to_dict())
 
 
-def test_rejected_secret_is_action_required(env, console, admin):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    env["BP_API_SECRET"] = "W" * 64
-    r = run("03_api_secret", env)
-    assert r.status == "action-required" and "rejected (invalid client ID or client secret)" in r.summary
-    assert "W" * 64 not in str(r.to_dict())
+def test_an_admin_token_request_without_verdict_fails_the_admin_steps(env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(kind="status", status=502, method="POST", path_prefix="/configapi/v2/oauth/token", count=40)
+    for step in ("02_define_user", "05_chat_service"):
+        r = run(step, env)
+        assert (r.status, r.summary) == ("failed", "could not verify: the admin user's token request was unverified "
+                                                   "(HTTP 502: emulator fault: HTTP 502)"), step
 
 
+# ------------------------------------------------------------------ step 05
 def test_number_checks(env, console, admin_secret):
     env["BP_ADMIN_SECRET"] = admin_secret
     voice = run("05_chat_service", env, access_number="+14155550101")
     assert (voice.status, voice.summary) == ("action-required", "+14155550101 is not SMS-capable (media voice)")
     unknown = run("05_chat_service", env, access_number="+14155550199")
-    assert unknown.summary == "+14155550199 is not an access number of this tenant"
-    console._call("PUT", "/tenants/example.brightpattern.com/services/Other Chat", json={"outboundChatAccounts": [SMS_NUMBER]})
+    assert unknown.summary.startswith("+14155550199 is not an access number of this tenant")
+    console._call("PUT", f"/tenants/{SCOPE}/services/Other Chat", json={"outboundChatAccounts": [SMS_NUMBER]})
     other = run("05_chat_service", env)
     assert other.status == "action-required"
-    assert "currently the outbound chat account of: Other Chat" in " ".join(other.notes)
+    assert "configured for another service: Other Chat" in " ".join(other.notes)
+
+
+def test_a_text_out_number_without_a_service_name_is_not_assumed_configured(env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(kind="answer", method="GET", path_prefix="/configapi/v2/phone/ext",
+                  body=[{"number": "16502505674", "media": "text", "type": "text-out"}])
+    r = run("05_chat_service", env)
+    assert (r.status, r.summary) == ("action-required", "+16502505674 is of type text-out but /phone/ext names no "
+                                                        "service: check in the admin UI that 'SMS Chat' lists it")
 
 
 @pytest.mark.parametrize("destination,summary", [
@@ -160,12 +345,31 @@ def test_smoke_test_failures(env, destination, summary):
     assert r.evidence["timeline"][0]["status"] == "queued"
 
 
+# ------------------------------------------------------------------ step 00 and the target
 def test_unreachable_tenant_fails_preflight(env):
     env["BP_EMULATOR_URL"] = "http://127.0.0.1:9"
     r = run("00_preflight", env, connect_timeout=0.5)
     assert r.status == "failed"
     assert r.summary == ("the tenant does not answer at http://127.0.0.1:9: could not connect to 127.0.0.1:9 "
                          "(is the emulator running? `make emulator` starts it)")
+
+
+def test_an_address_without_a_token_endpoint_fails_preflight(env, console):
+    console.fault(kind="answer", status=404, body="<h1>Not Found</h1>", content_type="text/html",
+                  path_prefix="/configapi/v2/oauth/token")
+    r = run("00_preflight", env, admin_user="")
+    assert r.status == "failed"
+    assert r.summary.endswith("answers HTTP 404 at POST /configapi/v2/oauth/token: there is no token endpoint at "
+                              "this address")
+
+
+def test_preflight_says_whether_the_target_answers_as_the_emulator(env, console):
+    r = run("00_preflight", env, admin_user="")
+    assert r.summary.startswith("the local emulator answers at")
+    assert r.observed["target"]["answers as"] == "the local emulator"
+    console.fault(kind="answer", status=404, body="no console here", content_type="text/plain",
+                  path_prefix="/_emulator", count=1)  # faults never touch the console: still the emulator
+    assert run("00_preflight", env, admin_user="").observed["target"]["answers as"] == "the local emulator"
 
 
 def test_practice_mode_is_refused_for_real_tenants():
@@ -193,17 +397,13 @@ def test_unexpected_errors_become_a_safe_failed_record(env, monkeypatch):
 
 
 @pytest.mark.parametrize("drift,step,expected", [
-    ("privilege removed", "04_access_token", "the SMS/MMS API refuses it (403)"),
-    ("secret revoked", "03_api_secret", "is rejected (invalid client ID or client secret)"),
+    ("privilege removed", "04_access_token", "the SMS/MMS API refuses the API user's token (HTTP 403)"),
+    ("secret revoked", "03_api_secret", "is refused (HTTP 401): the user 'api.sms' exists and is enabled"),
     ("user disabled", "02_define_user", "but is disabled"),
-    ("number reassigned", "05_chat_service", "is not an outbound chat account of 'SMS Chat'"),
+    ("number reassigned", "05_chat_service", "not of 'SMS Chat'"),
 ])
-def test_a_scheduled_run_catches_drift(env, console, admin, admin_secret, drift, step, expected):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    console.grant(SMS_ROLE)
-    console.set_outbound("SMS Chat", [SMS_NUMBER])
-    env.update(BP_API_SECRET=console.generate_secret(API_USER), BP_ADMIN_SECRET=admin_secret)
-    assert {r.status for r in run_all(env).values()} == {"ok", "skipped"}
+def test_a_scheduled_run_catches_drift(ready, console, drift, step, expected):
+    assert {r.status for r in run_all(ready).values()} == {"ok", "skipped"}
     if drift == "privilege removed":
         console.grant(SMS_ROLE, granted=False)
     elif drift == "secret revoked":
@@ -213,7 +413,7 @@ def test_a_scheduled_run_catches_drift(env, console, admin, admin_secret, drift,
     else:
         console.set_outbound("SMS Chat", [])
         console.set_outbound("Maintenance renewal SMS", ["14151234567", SMS_NUMBER])
-    results = run_all(env)
+    results = run_all(ready)
     assert results[step].status == "action-required", results[step]
     assert expected in results[step].summary
     assert "failed" not in {r.status for r in results.values()}

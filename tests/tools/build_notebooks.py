@@ -50,10 +50,12 @@ guided, what is verified.""",
 *Use SMS/MMS API* (group *Service and Campaign Administration*).
 
 **Admin UI only:** no public API reads or writes roles or privileges. This notebook prints the exact
-instructions with your role filled in, then verifies with the API user's token: an SMS/MMS API probe
-(Get Message of an id that cannot exist) answers 404 when the privilege is there and 403 when it is
-missing. Nothing is sent. Before step 03 has handed over the API secret the check is deferred, and
-step 04 verifies it.""",
+instructions with your role filled in, then checks what can be observed: with the API user's token,
+Get Message of an id that cannot exist (nothing is sent). 403 means none of the user's roles holds the
+privilege; 401 means the SMS/MMS API rejects the token; any other 4xx, or a readable 2xx, means the API
+accepted the token, so *one of the user's roles* holds the privilege (which role cannot be observed);
+5xx, timeouts and unreadable answers prove nothing and are reported as such. Before step 03 has handed
+over the API secret nothing can be verified yet.""",
     "02_define_user": """**Why:** the API secret and the token belong to a user; that user needs the role from step 01.
 
 With admin credentials (a user holding *Manage users*, secret in `$BP_ADMIN_SECRET`) the notebook looks
@@ -71,25 +73,42 @@ and never prints it, keeps it in widget state, or returns it.""",
     "04_access_token": """**Why:** this is what the external application will do: `POST /configapi/v2/oauth/token` with
 `grant_type=client_credentials`, `client_id` = the user's login ID, `client_secret` = the API secret,
 `scope` = the tenant host. The notebook shows the token's type, lifetime and a masked fingerprint,
-never the token, then calls the SMS/MMS API to prove the token carries the privilege: this verifies
-steps 01 to 03 together.""",
+never the token, then uses it on the SMS/MMS API (the probe of step 01). In a runbook run it names the
+earlier steps this verifies end to end, never one that ended action-required or failed.""",
     "05_chat_service": """**Why:** a service sending SMS must list the number under *Outbound chat accounts*, and replies
 reach the chat service tied to the number. The tenant needs an SMS-capable access number and an
 SMS/MMS account from the service provider first.
 
 **Admin UI only:** the notebook prints the instructions with the service and number filled in and
-verifies through `GET /configapi/v2/phone/ext` (the number's type and `textOutService`) with admin
-credentials (*Manage phones*).""",
+verifies through `GET /configapi/v2/phone/ext` with admin credentials (*Manage phones*): the number's
+`textOutService` must name the chat service. The number's `type` is recorded but not relied on (the
+documentation shows both "text-out" and "unassigned" for such numbers).""",
     "06_smoke_test": """**Off unless asked** (`smoke_test = True`), because it sends a real text: one message from the
 access number to `test_destination`, then Get Message is polled until *delivered*, *failed* or the
 timeout, and the status timeline is shown. Send Message is never retried once it may have reached
 the tenant, so a network failure cannot send a second text.""",
 }
 
-SOURCES = """Procedure: Bright Pattern *SMS/MMS API Admin Configuration* (shared/reference/seed-sms-mms-admin-configuration.txt);
-endpoints and quirks: shared/reference/bright-pattern-api.md. Against the emulator, `practice_mode = True`
-performs the admin-UI steps through the emulator's console, labelled as such; it is refused for any
-other target."""
+HELP = "https://help.brightpattern.com"
+ADMIN_CONFIGURATION = f"[SMS/MMS API Specification: Admin Configuration]({HELP}/5.2:Sms-mms-api-specification/AdminConfiguration) (Bright Pattern documentation 5.2; older revision 5.19)"
+SMS_POSTMAN = "[BPCC SMS/MMS API](https://documenter.getpostman.com/view/6711197/S1ETRbny) (Bright Pattern's Postman documentation)"
+CONFIG_POSTMAN = "[BPCC Configuration API](https://documenter.getpostman.com/view/6711197/S1EUtanN) (Bright Pattern's Postman documentation)"
+TOKEN = f"[User Management API Specification: Request Access Token]({HELP}/5.2:User-management-api-specification/RequestAccessToken) (5.2)"
+PRIVILEGES = f"[Contact Center Administrator Guide: Privileges]({HELP}/5.19:Contact-center-administrator-guide/UsersandTeams/Privileges) (5.19)"
+ACCESS_NUMBERS = f"[Contact Center Administrator Guide: Access Numbers]({HELP}/5.8:Contact-center-administrator-guide/Directory/AccessNumbers) (5.8)"
+
+# Bright Pattern's public documentation, by title and version, for each notebook.
+SOURCES = {
+    "00_preflight": [ADMIN_CONFIGURATION, TOKEN],
+    "01_grant_privilege": [ADMIN_CONFIGURATION, PRIVILEGES, SMS_POSTMAN],
+    "02_define_user": [ADMIN_CONFIGURATION, CONFIG_POSTMAN],
+    "03_api_secret": [ADMIN_CONFIGURATION, TOKEN],
+    "04_access_token": [TOKEN, SMS_POSTMAN],
+    "05_chat_service": [ADMIN_CONFIGURATION, ACCESS_NUMBERS, CONFIG_POSTMAN],
+    "06_smoke_test": [SMS_POSTMAN],
+}
+PRACTICE = """Against the emulator, `practice_mode = True` performs the admin-UI steps through the emulator's
+console, labelled as such in every record; it is refused for any other target."""
 
 
 def literal(value) -> str:
@@ -106,7 +125,8 @@ def build(step_id: str) -> nbformat.NotebookNode:
     params_src = "# Parameters (papermill injects overrides after this cell). No secret is ever a parameter.\n" + "\n".join(
         line.ljust(width) + f"  # {COMMENTS[n]}" for line, n in zip(lines, names, strict=True))
     cells = [
-        new_markdown_cell(f"# {step_id.replace('_', ' ', 1)}: {step.title}\n\n{INTRO[step_id]}\n\n{SOURCES}"),
+        new_markdown_cell(f"# {step_id.replace('_', ' ', 1)}: {step.title}\n\n{INTRO[step_id]}\n\n**Documentation:** "
+                          + "; ".join(SOURCES[step_id]) + f".\n\n{PRACTICE}"),
         new_code_cell(params_src, metadata={"tags": ["parameters"]}),
         new_code_cell(f'from helpers.runbook import StepNotebook\n\nnb = StepNotebook("{step_id}", globals())'),
         new_markdown_cell("## Interactive form (optional)\n\nEdit the values and press the button to re-run the step "

@@ -1,0 +1,65 @@
+"""The runbook's steps: one check-then-act-then-verify function per step, each in its own module,
+each returning a StepResult.
+
+Steps 01, 03 and 05 can only be done in the admin UI: they give exact instructions and verify
+through the APIs that exist. In practice mode (emulator only) they act through the emulator's
+console instead, and say so in the result. `checks` maps every answer the tenant can give to a
+verdict; `diagnosis` looks across steps; `instructions` holds what a person does in the admin UI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import TOKEN_SHAPED, RunbookError
+from ..params import RunbookParams
+from ..results import FAILED, StepResult
+from .access_token import access_token
+from .api_secret import api_secret, hand_over_api_secret
+from .chat_service import chat_service
+from .context import StepContext
+from .define_user import define_user
+from .grant_privilege import grant_privilege
+from .preflight import preflight
+from .smoke_test import smoke_test
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    notebook: str
+    run: Callable[[StepContext], StepResult]
+
+
+STEPS: dict[str, Step] = {s.id: s for s in (
+    Step("00_preflight", "Preflight: parameters, secrets, tenant reachability, plan", "00_preflight.ipynb", preflight),
+    Step("01_grant_privilege", "Grant the 'Use SMS/MMS API' privilege to a role", "01_grant_privilege.ipynb", grant_privilege),
+    Step("02_define_user", "Define the API user with that role", "02_define_user.ipynb", define_user),
+    Step("03_api_secret", "Generate and hand over the user's API secret (client_secret)", "03_api_secret.ipynb", api_secret),
+    Step("04_access_token", "Request an access token and prove it carries the privilege", "04_access_token.ipynb", access_token),
+    Step("05_chat_service", "Chat service with the SMS access number as outbound chat account", "05_chat_service.ipynb", chat_service),
+    Step("06_smoke_test", "Smoke test: send one message and follow it", "06_smoke_test.ipynb", smoke_test),
+)}
+
+
+def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sleep) -> StepResult:
+    """Run one step; every expected failure becomes a FAILED StepResult with a safe message."""
+    step = STEPS[step_id]
+    ctx = StepContext(step_id, step.title, params, environ=environ, sleep=sleep)
+    try:
+        result = step.run(ctx)
+    except RunbookError as exc:
+        result = ctx.result().finish(FAILED, str(exc))
+    except Exception as exc:  # a bug must still leave a record, never a secret
+        message = TOKEN_SHAPED.sub("[redacted]", str(exc))
+        for value in ctx.secrets.known_values():
+            message = message.replace(value, "[redacted]")
+        result = ctx.result().finish(FAILED, f"unexpected {type(exc).__name__}: {message}")
+    result.notes = ctx.notes + result.notes
+    return result
+
+
+__all__ = ["STEPS", "Step", "StepContext", "hand_over_api_secret", "run_step"]

@@ -1,0 +1,59 @@
+"""03: the API user's secret (the OAuth client_secret) works. Admin UI only (Generate); the secret
+reaches the runbook through the form's Password field or BP_API_SECRET, never as a parameter."""
+
+from __future__ import annotations
+
+from ..params import RunbookParams
+from ..practice import LABEL
+from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from ..secrets import Secret, SecretStore
+from . import instructions
+from .checks import ISSUED, REJECTED, request_token
+from .context import StepContext
+from .diagnosis import rejected_api_secret, token_contradiction
+
+
+def api_secret(ctx: StepContext) -> StepResult:
+    r, p = ctx.result(), ctx.params
+    secret = ctx.secrets.get("api")
+    r.observed["secret available"] = secret is not None
+    if secret is not None:
+        r.observed["source"] = secret.source
+        check = request_token(ctx.client(p.api_user, secret))
+        r.observed["secret accepted"] = {ISSUED: True, REJECTED: False}.get(check.verdict)
+        if check.verdict == ISSUED:
+            r.evidence["token request"] = f"a token was issued to '{p.api_user}'"
+            contradiction = token_contradiction(ctx)
+            if contradiction is not None:
+                r.evidence.update(contradiction.evidence)
+                r.actions = contradiction.actions
+                return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' works, but {contradiction.cause}")
+            return r.finish(OK, f"the API secret of '{p.api_user}' works: a token was issued")
+        if check.verdict != REJECTED:
+            r.evidence["token request"] = f"no verdict: {check.said}"
+            r.actions = instructions.could_not_verify(f"the token request answered {check.said}")
+            return r.finish(FAILED, f"could not verify the API secret: the token request answered {check.said}")
+        r.evidence["token request"] = f"refused: {check.said}"
+        if not p.practice_mode or p.dry_run:
+            diagnosis = rejected_api_secret(ctx, check)
+            r.evidence.update(diagnosis.evidence)
+            r.actions = diagnosis.actions
+            return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused ({check.answer}): "
+                                             f"{diagnosis.cause}")
+    if not p.practice_mode or p.dry_run:
+        r.actions = instructions.api_secret(p)
+        return r.finish(ACTION_REQUIRED, f"no API secret for '{p.api_user}' yet: generate it in the admin UI "
+                                         "and hand it over through the form or the environment")
+    generated = ctx.console().generate_api_secret(p.api_user)
+    stored = ctx.secrets.remember("api", generated.reveal())
+    r.changed.append(f"{LABEL} generated the API secret of '{p.api_user}' (handed over through the private handoff file)")
+    check = request_token(ctx.client(p.api_user, stored))
+    if check.verdict != ISSUED:
+        return r.finish(FAILED, f"the secret generated through the console is not accepted ({check.said})")
+    r.evidence["token request"] = f"a token was issued to '{p.api_user}' with the new secret"
+    return r.finish(CHANGED, f"generated the API secret of '{p.api_user}' (practice) and verified it with a token request")
+
+
+def hand_over_api_secret(params: RunbookParams, value: str, environ=None) -> Secret:
+    """The form's Password field: keep the secret for this run's later notebooks, never display it."""
+    return SecretStore.for_params(params, environ).remember("api", value)

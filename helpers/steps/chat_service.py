@@ -1,0 +1,81 @@
+"""05: a chat service has the tenant's SMS access number under "Outbound chat accounts". Admin UI
+only; verified through `GET /configapi/v2/phone/ext` (admin credentials, "Manage phones"), whose
+`textOutService` names the services using the number (the documented field). Which `type` the number
+shows then is not documented ("text-out" per the admin guide's wording, "unassigned" in a sample):
+it is recorded, never relied on."""
+
+from __future__ import annotations
+
+from ..practice import LABEL
+from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from ..secrets import SECRET_ENV
+from . import instructions
+from .checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
+from .context import StepContext
+from .instructions import CCA
+
+SMS_MEDIA, VOICE_ONLY = ("text", "voice_text"), ("voice",)
+
+
+def chat_service(ctx: StepContext) -> StepResult:
+    r, p = ctx.result(), ctx.params
+    r.observed.update({"chat service": p.chat_service, "access number": p.access_number})
+    access = ctx.admin()
+    if access.client is None:
+        if access.state == "unverified":
+            r.actions = instructions.could_not_verify(f"the admin's token request answered {access.check.said}")
+            return r.finish(FAILED, f"could not verify: {access.why}")
+        r.actions = instructions.chat_service(p)
+        r.notes.append(f"Verification needs admin credentials with 'Manage phones' ({SECRET_ENV['admin']}): {access.why}.")
+        return r.finish(ACTION_REQUIRED, f"set {p.access_number} as outbound chat account of '{p.chat_service}' in the "
+                                         "admin UI; without admin credentials it cannot be verified")
+    lookup = find_number(access.client, p.access_number)
+    if lookup.verdict == FORBIDDEN:
+        r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage phones'."]
+        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not list access numbers ({lookup.said}): "
+                                         "it lacks 'Manage phones'")
+    if lookup.verdict == ADMIN_REFUSED:
+        r.actions = [f"Check in {CCA} that the admin user '{p.admin_user}' is enabled and its API secret current."]
+        return r.finish(ACTION_REQUIRED, f"the Configuration API rejects the admin's freshly issued token ({lookup.said})")
+    if lookup.verdict == ABSENT:
+        r.actions = [f"Ask your service provider to assign {p.access_number} to the tenant with an SMS/MMS account."]
+        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not an access number of this tenant (/phone/ext: "
+                                         f"{lookup.detail})")
+    if lookup.verdict != FOUND:
+        r.actions = instructions.could_not_verify(f"/phone/ext answered {lookup.said}")
+        return r.finish(FAILED, f"could not verify: /phone/ext answered {lookup.said}")
+    number = lookup.number
+    services = list(number.text_out_services)
+    r.observed.update({"media": number.media or "(none)", "type": number.type or "(none)",
+                       "textOutService": services or "(none)"})
+    if number.media in VOICE_ONLY:
+        r.actions = [f"Ask your service provider to enable SMS on {p.access_number} and link an SMS/MMS account."]
+        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not SMS-capable (media {number.media})")
+    if number.media not in SMS_MEDIA:
+        r.notes.append(f"The number's media {number.media!r} is not a documented value (voice, text, voice_text): "
+                       "its SMS capability is not known.")
+    if p.chat_service in services:
+        r.evidence.update({"textOutService": ", ".join(services), "type": number.type or "(none)"})
+        return r.finish(OK, f"{p.access_number} is an outbound chat account of '{p.chat_service}' (/phone/ext "
+                            f"textOutService)")
+    if services:
+        r.notes.append(f"/phone/ext reports the number as configured for another service: {', '.join(services)}.")
+    if not p.practice_mode or p.dry_run:
+        r.actions = instructions.chat_service(p)
+        prefix = "dry run: " if p.dry_run and p.practice_mode else ""
+        if services:
+            return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is the outbound chat account of "
+                                             f"{', '.join(repr(s) for s in services)}, not of '{p.chat_service}'")
+        if number.type == "text-out":
+            return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is of type text-out but /phone/ext names no "
+                                             f"service: check in the admin UI that '{p.chat_service}' lists it")
+        return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is not an outbound chat account of "
+                                         f"'{p.chat_service}' (type {number.type or 'not given'})")
+    ctx.console().add_outbound_account(p.chat_service, p.access_number)
+    r.changed.append(f"{LABEL} set {p.access_number} as an outbound chat account of '{p.chat_service}'")
+    after = find_number(access.client, p.access_number)
+    if after.verdict != FOUND or p.chat_service not in after.number.text_out_services:
+        return r.finish(FAILED, f"the console change is not visible in /phone/ext ({after.said})")
+    r.evidence.update({"textOutService": ", ".join(after.number.text_out_services), "type": after.number.type})
+    return r.finish(CHANGED, f"{p.access_number} is now an outbound chat account of '{p.chat_service}' "
+                             f"(practice; type {number.type} -> {after.number.type})")

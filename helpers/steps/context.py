@@ -1,0 +1,107 @@
+"""What a step needs: parameters, secrets, tenant clients, (practice mode) the console, and what
+earlier steps of the same run recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..client import BrightPatternClient
+from ..params import RunbookParams
+from ..practice import LABEL, PracticeConsole
+from ..results import StepResult
+from ..secrets import Secret, SecretStore
+from .checks import ISSUED, REJECTED, TokenCheck, request_token
+
+# The runner writes the statuses of the steps it already ran here (no secret in it), so that a
+# later step can say which earlier steps its evidence confirms. A notebook run by hand has none.
+RUN_CONTEXT_ENV = "BP_RUNBOOK_RUN_CONTEXT"
+
+
+@dataclass
+class AdminAccess:
+    """The administrator's client, or why there is none: 'none' (no admin_user), 'no secret',
+    'rejected' or 'unverified' (with the token check that says how the tenant answered)."""
+
+    client: BrightPatternClient | None
+    state: str
+    check: TokenCheck | None = None
+
+    @property
+    def why(self) -> str:
+        if self.state == "none":
+            return "no admin user is configured (admin_user is empty)"
+        if self.state == "no secret":
+            return "the admin user's secret is not available"
+        return f"the admin user's token request was {self.state} ({self.check.said})"
+
+
+class StepContext:
+    def __init__(self, step_id: str, title: str, params: RunbookParams, *, environ=None, sleep=time.sleep):
+        self.step_id, self.title, self.params = step_id, title, params
+        self.environ = os.environ if environ is None else environ
+        self.sleep = sleep
+        self.secrets = SecretStore.for_params(params, self.environ)
+        self._console: PracticeConsole | None = None
+        self._admin: AdminAccess | None = None
+        self.notes: list[str] = []
+        self.memo: dict = {}  # observations made once per step and used by several checks
+
+    def result(self) -> StepResult:
+        return StepResult(self.step_id, self.title)
+
+    def client(self, login_id: str, secret: Secret) -> BrightPatternClient:
+        p = self.params
+        return BrightPatternClient(p.base_url, p.effective_scope, login_id, secret, ca_bundle=p.ca_bundle or None,
+                                   connect_timeout=p.connect_timeout, read_timeout=p.read_timeout, sleep=self.sleep)
+
+    def console(self) -> PracticeConsole:
+        if self._console is None:
+            self._console = PracticeConsole.connect(self.params.base_url, self.params.effective_scope)
+        return self._console
+
+    def api_client(self) -> BrightPatternClient | None:
+        secret = self.secrets.get("api")
+        return self.client(self.params.api_user, secret) if secret else None
+
+    def admin(self) -> AdminAccess:
+        """The administrator's access, its credentials proven by a token request (once per step).
+        In practice mode a missing or rejected admin secret is generated through the console, as an
+        administrator would in the admin UI."""
+        if self._admin is None:
+            self._admin = self._admin_access()
+        return self._admin
+
+    def _admin_access(self) -> AdminAccess:
+        login = self.params.admin_user
+        if not login:
+            return AdminAccess(None, "none")
+        secret = self.secrets.get("admin")
+        check = request_token(self.client(login, secret)) if secret is not None else None
+        if check is not None and check.verdict == ISSUED:
+            return AdminAccess(check.client, "ok", check)
+        if self.params.practice_mode and (check is None or check.verdict == REJECTED):
+            generated = self.console().generate_api_secret(login)
+            secret = self.secrets.remember("admin", generated.reveal())
+            self.notes.append(f"{LABEL} generated the API secret of the admin user '{login}' through the console")
+            return AdminAccess(self.client(login, secret), "ok")
+        if check is None:
+            return AdminAccess(None, "no secret")
+        access = AdminAccess(None, check.verdict, check)
+        if check.verdict == REJECTED:
+            self.notes.append(f"The admin user's secret ({secret.source}) was rejected: {check.said}.")
+        return access
+
+    def earlier(self) -> dict[str, str] | None:
+        """{step id: status} of the steps this run already recorded; None outside a runner run."""
+        path = self.environ.get(RUN_CONTEXT_ENV)
+        if not path:
+            return None
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return {step: str(entry.get("status")) for step, entry in data.get("steps", {}).items()}

@@ -1,0 +1,170 @@
+"""02: the API user exists, with the role, enabled and not locked out.
+
+With admin credentials ("Manage users") the user is looked up and created with the role when it is
+missing. Roles of an existing user can only be changed in the admin UI (Update User cannot)."""
+
+from __future__ import annotations
+
+from ..errors import ApiError
+from ..practice import LABEL
+from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from . import instructions
+from .checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, ISSUED, MISMATCH, NO_PRIVILEGE, UserLookup, look_up_user
+from .context import StepContext
+from .instructions import CCA, PRIVILEGE
+from .privilege import probe_with_api_token
+
+
+def define_user(ctx: StepContext) -> StepResult:
+    r, p = ctx.result(), ctx.params
+    access = ctx.admin()
+    if access.client is None:
+        if access.state == "unverified":
+            r.actions = instructions.could_not_verify(f"the admin's token request answered {access.check.said}")
+            return r.finish(FAILED, f"could not verify: {access.why}")
+        return _guided(ctx, r, access.why)
+    admin = access.client
+    lookup = look_up_user(admin, p.api_user)
+    r.observed["Get User"] = lookup.said
+    created = False
+    if lookup.verdict == ABSENT:
+        if p.dry_run:
+            r.actions = instructions.define_user(p, exists=False)
+            return r.finish(ACTION_REQUIRED, f"dry run: would create user '{p.api_user}' with role '{p.role}'")
+        outcome = _create(ctx, r, admin)
+        if isinstance(outcome, StepResult):
+            return outcome
+        lookup, created = outcome, bool(r.changed)
+    verdict = _lookup_problem(ctx, r, lookup)
+    if verdict is not None:
+        return verdict
+    user = lookup.user
+    status = CHANGED if created else OK
+    if p.role not in user.roles:
+        if p.practice_mode and not p.dry_run:
+            ctx.console().add_user_role(p.api_user, p.role, list(user.roles))
+            r.changed.append(f"{LABEL} added role '{p.role}' to user '{p.api_user}'")
+            lookup = look_up_user(admin, p.api_user)
+            if lookup.verdict != FOUND or p.role not in lookup.user.roles:
+                return r.finish(FAILED, f"user '{p.api_user}' still lacks the role '{p.role}' after the change "
+                                        f"(Get User: {lookup.said})")
+            user, status = lookup.user, CHANGED
+        else:
+            r.actions = instructions.define_user(p, exists=True)
+            r.evidence["roles (Get User)"] = list(user.roles) or "(none)"
+            return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' exists without the role '{p.role}'; "
+                                             "the API cannot change roles, add it in the admin UI")
+    r.evidence.update({"roles (Get User)": list(user.roles), "team": user.team, "state": lookup.state_words()})
+    if user.disabled or lookup.locked:
+        what = "disabled" if user.disabled else "locked out"
+        r.actions = instructions.user_state(p, what)
+        return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' has the role '{p.role}' but is {what}")
+    verb = "was created with" if created else ("was given" if status == CHANGED else "has")
+    state = "enabled and not locked out" if lookup.locked is False else lookup.state_words()
+    return r.finish(status, f"user '{p.api_user}' {verb} the role '{p.role}' and is {state} (Get User)")
+
+
+def _lookup_problem(ctx: StepContext, r: StepResult, lookup: UserLookup) -> StepResult | None:
+    """The step's verdict when Get User did not show the user; None when it did."""
+    p = ctx.params
+    if lookup.verdict == FOUND:
+        return None
+    if lookup.verdict == FORBIDDEN:
+        r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
+        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not read users ({lookup.said}): "
+                                         "it lacks 'Manage users'")
+    if lookup.verdict == ADMIN_REFUSED:
+        r.actions = [f"Check in {CCA} that the admin user '{p.admin_user}' is enabled and its API secret current.",
+                     "Re-run this notebook."]
+        return r.finish(ACTION_REQUIRED, f"the Configuration API rejects the admin's freshly issued token ({lookup.said})")
+    if lookup.verdict == MISMATCH:
+        r.actions = [f"In {CCA}, open Users & Teams > Users and check the user '{p.api_user}'.",
+                     "Report the mismatch to your service provider; re-run afterwards."]
+        return r.finish(ACTION_REQUIRED, f"contradiction: Get User for '{p.api_user}' answered about someone else "
+                                         f"({lookup.detail})")
+    r.actions = instructions.could_not_verify(f"Get User answered {lookup.said}")
+    return r.finish(FAILED, f"could not verify: Get User for '{p.api_user}' answered {lookup.said}")
+
+
+def _create(ctx: StepContext, r: StepResult, admin) -> UserLookup | StepResult:
+    """Create the user, then read it back. A create whose answer was lost is never sent again:
+    Get User says whether it took effect."""
+    p = ctx.params
+    try:
+        admin.users.create(p.api_user, p.api_user_first_name, p.api_user_last_name, p.api_user_team, roles=[p.role])
+    except ApiError as exc:
+        refused = _refused_create(ctx, r, admin, exc)
+        if refused is not None:
+            return refused
+        after = look_up_user(admin, p.api_user)
+        if after.verdict == FOUND and exc.status == 409:
+            r.notes.append(f"Create User answered {exc.answer} ({exc.detail}): the user was created by someone else "
+                           "meanwhile.")
+        elif after.verdict == FOUND:
+            r.changed.append(f"created user '{p.api_user}' (inferred: Create User answered {exc.answer}, and Get User "
+                             "now finds the user; the request was not sent again)")
+        elif after.verdict == ABSENT:
+            r.actions = ["Re-run this notebook: nothing was created."]
+            return r.finish(FAILED, f"user creation failed: Create User answered {exc.answer} ({exc.detail}) and Get "
+                                    f"User still answers {after.answer}, so nothing was created")
+        else:
+            r.actions = [f"Check in {CCA}, Users & Teams > Users, whether '{p.api_user}' exists, then re-run."]
+            return r.finish(FAILED, f"the outcome of Create User is unknown: it answered {exc.answer} and Get User "
+                                    f"answered {after.said}")
+        lookup = after
+    else:
+        r.changed.append(f"created user '{p.api_user}' in team '{p.api_user_team}' with role '{p.role}' "
+                         "(Configuration API)")
+        lookup = look_up_user(admin, p.api_user)
+    if lookup.verdict != FOUND:
+        problem = _lookup_problem(ctx, r, lookup)
+        return problem if problem is not None else lookup
+    return lookup
+
+
+def _refused_create(ctx: StepContext, r: StepResult, admin, exc: ApiError) -> StepResult | None:
+    """The verdict when the tenant answered the create with a refusal (nothing was created);
+    None when the answer leaves open whether the user was created (5xx, no answer, 409)."""
+    p = ctx.params
+    if exc.status == 404:
+        if "team" in exc.detail.lower():
+            try:
+                teams = ", ".join(admin.teams.names())
+            except ApiError as teams_error:
+                teams = f"the team list could not be read: {teams_error.answer}"
+            r.actions = [f"Set api_user_team to an existing team ({teams}), or create the team "
+                         f"'{p.api_user_team}' in {CCA}."]
+            return r.finish(ACTION_REQUIRED, f"the team '{p.api_user_team}' does not exist (Create User: {exc.answer}: "
+                                             f"{exc.detail})")
+        r.actions = [f"In {CCA}, Users & Teams > Roles: create the role '{p.role}' (then step 01 grants its privilege)."]
+        return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (Create User: {exc.answer}: {exc.detail})")
+    if exc.status == 403:
+        r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
+        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not create users ({exc.answer})")
+    if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 409, 429):
+        r.actions = [f"Check api_user, api_user_first_name, api_user_last_name and api_user_team against the "
+                     f"tenant's rules ({exc.detail}), or create the user in {CCA}."]
+        return r.finish(ACTION_REQUIRED, f"the tenant refused to create user '{p.api_user}': {exc.answer}: {exc.detail}")
+    return None
+
+
+def _guided(ctx: StepContext, r: StepResult, why: str) -> StepResult:
+    p = ctx.params
+    r.notes.append(f"Without admin credentials ({why}) the user cannot be looked up or created through the API.")
+    tp = probe_with_api_token(ctx)
+    if tp.accepted:
+        r.evidence["SMS/MMS API probe"] = f"accepted: {tp.probe.evidence}"
+        r.inferred.append(f"'{p.api_user}' exists, is enabled and holds a role with '{PRIVILEGE}'; whether that role is "
+                          f"'{p.role}' cannot be observed without admin credentials")
+        return r.finish(OK, f"'{p.api_user}' gets a token that the SMS/MMS API accepts ({tp.probe.answer}); inferred: "
+                            "the user exists, is enabled and holds a role with the privilege")
+    if tp.check is not None and tp.check.verdict == ISSUED and tp.probe.verdict == NO_PRIVILEGE:
+        r.actions = instructions.define_user(p, exists=True)
+        return r.finish(ACTION_REQUIRED, f"'{p.api_user}' gets a token, but the SMS/MMS API refuses it "
+                                         f"({tp.probe.answer}): add role '{p.role}', or grant the privilege (step 01)")
+    if tp.check is not None:
+        what = tp.probe.said if tp.probe is not None else tp.check.said
+        r.evidence["API user's token"] = what
+    r.actions = instructions.define_user(p, exists=False)
+    return r.finish(ACTION_REQUIRED, f"make sure user '{p.api_user}' exists with the role '{p.role}' (admin UI, or "
+                                     "admin credentials so the runbook can create it)")

@@ -1,0 +1,54 @@
+"""01: the role holds "Use SMS/MMS API". Admin UI only: no API reads or writes privileges, so the
+step proves what it can (the API user's token accepted by the SMS/MMS API) and says so."""
+
+from __future__ import annotations
+
+from ..practice import LABEL
+from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from . import instructions
+from .checks import ISSUED
+from .context import StepContext
+from .instructions import PRIVILEGE
+from .privilege import finish_not_accepted, probe_with_api_token, record_accepted
+
+
+def grant_privilege(ctx: StepContext) -> StepResult:
+    r, p = ctx.result(), ctx.params
+    r.observed["role"] = p.role
+    tp = probe_with_api_token(ctx)
+    if tp.accepted:
+        contradiction = record_accepted(ctx, r, tp)
+        if contradiction:
+            return r.finish(ACTION_REQUIRED, f"the SMS/MMS API accepts the API user's token ({tp.probe.answer}), but "
+                                             f"{contradiction}")
+        return r.finish(OK, f"the API user's token was issued and the SMS/MMS API accepts it ({tp.probe.answer}); "
+                            f"inferred: one of the user's roles holds '{PRIVILEGE}'")
+    if p.practice_mode:
+        return _practice(ctx, r, tp)
+    r.actions = instructions.grant_privilege(p)
+    return finish_not_accepted(ctx, r, tp, deferred="Verification deferred: step 03 hands over the API secret, "
+                                                    "then this step and step 04 prove the privilege with its token.")
+
+
+def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
+    p = ctx.params
+    if p.dry_run:
+        r.actions = instructions.grant_privilege(p)
+        return r.finish(ACTION_REQUIRED, f"dry run: would grant '{PRIVILEGE}' to role '{p.role}' through the console")
+    ctx.console().grant_privilege(p.role)
+    r.changed.append(f"{LABEL} granted '{PRIVILEGE}' to role '{p.role}'")
+    r.notes.append(f"{LABEL} on a real tenant this is done in the admin UI")
+    if tp.check is not None and tp.check.verdict == ISSUED:
+        again = probe_with_api_token(ctx)
+        if not again.accepted:
+            said = again.probe.said if again.probe else again.check.said
+            return r.finish(FAILED, f"granted through the console, but the SMS/MMS API still does not accept the API "
+                                    f"user's token ({said})")
+        r.evidence["SMS/MMS API probe"] = f"accepted after the grant: {again.probe.evidence}"
+    else:
+        privileges = ctx.console().roles().get(p.role, [])
+        if PRIVILEGE not in privileges:
+            return r.finish(FAILED, f"the console did not record '{PRIVILEGE}' on role '{p.role}'")
+        r.evidence["role privileges (emulator console)"] = privileges
+        r.notes.append("Verified through the console only: step 04 proves the privilege with the API user's token.")
+    return r.finish(CHANGED, f"granted '{PRIVILEGE}' to role '{p.role}' (practice) and verified")

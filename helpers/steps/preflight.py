@@ -1,0 +1,82 @@
+"""00: parameters, secrets, whether the tenant answers, and the plan."""
+
+from __future__ import annotations
+
+from ..errors import ApiError
+from ..practice import LABEL, emulator_tenants
+from ..results import FAILED, OK, StepResult
+from ..transport import Transport
+from .checks import ISSUED, REJECTED, request_token
+from .context import StepContext
+
+
+def target_kind(base_url: str) -> str:
+    """'emulator' only when the address answers as the local emulator; 'tenant' otherwise."""
+    return "emulator" if emulator_tenants(base_url) is not None else "tenant"
+
+
+def preflight(ctx: StepContext) -> StepResult:
+    r, p = ctx.result(), ctx.params
+    kind = target_kind(p.base_url)
+    r.observed["target"] = {"address": p.base_url, "scope": p.effective_scope,
+                            "answers as": "the local emulator" if kind == "emulator" else "a tenant (not the emulator)"}
+    r.observed["parameters"] = p.public()
+    r.observed["secrets"] = ctx.secrets.describe()
+    if p.practice_mode:
+        ctx.console()  # refuses anything that is not the emulator
+        r.notes.append(f"{LABEL} the admin-UI steps 01, 03 and 05 will act through the emulator's console")
+
+    # Does the address answer as a tenant? A token request without credentials must be refused
+    # with an HTTP answer; which 4xx is undocumented, so any 4xx except 404/405 will do.
+    transport = Transport(p.base_url, connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
+                          ca_bundle=p.ca_bundle or None, sleep=ctx.sleep)
+    try:
+        response = transport.request("POST", "/configapi/v2/oauth/token", form={"grant_type": "client_credentials"},
+                                     idempotent=True)
+        status, answer = response.status_code, f"HTTP {response.status_code}"
+    except ApiError as exc:
+        status, answer = exc.status, exc.answer
+        if exc.status is None:
+            hint = " (is the emulator running? `make emulator` starts it)" if p.tenant_url == "emulator" else ""
+            r.actions = [f"Check tenant_url ({p.base_url}) and the network path to it{hint}."]
+            return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}{hint}")
+    r.evidence["token endpoint"] = f"{answer} to a request without credentials"
+    if status in (404, 405) or 300 <= status < 400:
+        r.actions = [f"Check tenant_url: {p.base_url} answers, but not as a Bright Pattern tenant."]
+        return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no token "
+                                "endpoint at this address")
+    if status is not None and status >= 500:
+        r.actions = ["Re-run later; if it persists, ask your service provider (the token endpoint fails)."]
+        return r.finish(FAILED, f"could not verify the tenant: its token endpoint answers {answer}")
+
+    for role, login in (("api", p.api_user), ("admin", p.admin_user)):
+        secret = ctx.secrets.get(role)
+        if secret is None:
+            continue
+        check = request_token(ctx.client(login, secret))
+        label = "API user's secret" if role == "api" else "admin's secret"
+        if check.verdict == ISSUED:
+            r.evidence[label] = f"a token was issued to '{login}' (valid {check.token.expires_in} s)"
+        elif check.verdict == REJECTED:
+            r.evidence[label] = f"refused for '{login}': {check.said}"
+        else:
+            r.evidence[label] = f"could not be checked for '{login}': {check.said}"
+
+    admin = bool(p.admin_user) and (ctx.secrets.get("admin") is not None or p.practice_mode)
+    how = "practice: through the emulator console" if p.practice_mode else "guided: admin UI only"
+    plan = {
+        "01_grant_privilege": f"{how}; verified with the API user's token",
+        "02_define_user": ("dry run: observe only" if p.dry_run else "automated: creates the user if missing")
+        if admin else "guided: no admin credentials; verified with the API user's token when possible",
+        "03_api_secret": f"{how}; verified by a token request",
+        "04_access_token": "automated: requests a token and probes the SMS/MMS API with it",
+        "05_chat_service": f"{how}; verified through /phone/ext" if admin
+        else "guided: no admin credentials, so it cannot be verified",
+        "06_smoke_test": ("skipped: dry run" if p.dry_run else f"automated: sends one text to {p.test_destination}")
+        if p.smoke_test else "skipped: smoke_test is false (it sends a real text)",
+    }
+    r.evidence["plan"] = plan
+    kinds = [mode.split(":")[0] for mode in plan.values()]
+    counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
+    target = "the local emulator" if kind == "emulator" else "a tenant"
+    return r.finish(OK, f"{target} answers at {p.base_url} (scope {p.effective_scope}); plan: {counts}")

@@ -1,0 +1,112 @@
+"""The API user's token against the SMS/MMS API, shared by steps 01, 02 (without admin) and 04:
+what each answer proves, and what a person does when it proves nothing good."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..results import ACTION_REQUIRED, FAILED, StepResult
+from . import instructions
+from .checks import (
+    ACCEPTED,
+    FOUND,
+    ISSUED,
+    NO_PRIVILEGE,
+    REJECTED,
+    TOKEN_REFUSED,
+    Probe,
+    TokenCheck,
+    probe_sms_api,
+    request_token,
+)
+from .context import StepContext
+from .diagnosis import api_user_lookup, rejected_api_secret, token_contradiction
+from .instructions import PRIVILEGE
+
+
+@dataclass
+class TokenProbe:
+    check: TokenCheck | None     # None: no API secret available
+    probe: Probe | None = None   # None: no token was issued
+
+    @property
+    def accepted(self) -> bool:
+        return self.probe is not None and self.probe.verdict == ACCEPTED
+
+
+def probe_with_api_token(ctx: StepContext) -> TokenProbe:
+    secret = ctx.secrets.get("api")
+    if secret is None:
+        return TokenProbe(None)
+    check = request_token(ctx.client(ctx.params.api_user, secret))
+    if check.verdict != ISSUED:
+        return TokenProbe(check)
+    return TokenProbe(check, probe_sms_api(check.client))
+
+
+def record_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe) -> str | None:
+    """Evidence and inferences of an accepted probe. Returns a contradiction to report, if any."""
+    p = ctx.params
+    r.evidence["SMS/MMS API probe"] = f"accepted: {tp.probe.evidence}"
+    r.inferred.append(f"a role of '{p.api_user}' holds '{PRIVILEGE}' (the SMS/MMS API did not refuse the token "
+                      "with 401 or 403)")
+    contradiction = token_contradiction(ctx)
+    if contradiction is not None:
+        r.evidence.update(contradiction.evidence)
+        r.actions = contradiction.actions
+        return contradiction.cause
+    lookup = api_user_lookup(ctx)
+    if lookup is not None and lookup.verdict == FOUND:
+        roles = list(lookup.user.roles)
+        r.evidence["roles (Get User)"] = roles or "(none)"
+        if roles == [p.role]:
+            r.inferred.append(f"that role is '{p.role}': it is the user's only role")
+        elif p.role in roles:
+            r.inferred.append(f"one of the roles {', '.join(roles)} holds it; which one cannot be observed "
+                              "(no API reads role privileges)")
+        else:
+            r.notes.append(f"The user lacks the role '{p.role}': the privilege comes from another of its roles "
+                           f"({', '.join(roles) or 'none'}); see step 02.")
+    return None
+
+
+def finish_not_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe, *, deferred: str) -> StepResult:
+    """The step's verdict when the probe could not show the token accepted.
+    `deferred` says what to do when there is no API secret yet."""
+    p = ctx.params
+    check, probe = tp.check, tp.probe
+    if check is None:
+        r.notes.append(deferred)
+        return r.finish(ACTION_REQUIRED, f"no API secret for '{p.api_user}' yet, so nothing can be verified "
+                                         "(step 03 hands it over)")
+    if check.verdict == REJECTED:
+        diagnosis = rejected_api_secret(ctx, check)
+        r.evidence.update({"token request": f"refused: {check.said}", **diagnosis.evidence})
+        r.actions = diagnosis.actions
+        return r.finish(ACTION_REQUIRED, f"cannot verify: the API user's secret is refused; {diagnosis.cause}")
+    if check.verdict != ISSUED:
+        r.evidence["token request"] = f"no verdict: {check.said}"
+        r.actions = instructions.could_not_verify(f"the token request answered {check.said}")
+        return r.finish(FAILED, f"could not verify: the token request for '{p.api_user}' answered {check.said}")
+    r.evidence["token request"] = f"a {check.token.token_type} token was issued to '{p.api_user}'"
+    if probe.verdict == NO_PRIVILEGE:
+        r.evidence["SMS/MMS API probe"] = f"refused: {probe.said}"
+        r.actions = instructions.grant_privilege(p)
+        lookup = api_user_lookup(ctx)
+        if lookup is not None and lookup.verdict == FOUND:
+            r.evidence["roles (Get User)"] = list(lookup.user.roles) or "(none)"
+            if p.role not in lookup.user.roles:
+                r.actions = instructions.define_user(p, exists=True)[:2] + r.actions
+                return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token ({probe.answer}): "
+                                                 f"the user lacks the role '{p.role}' (step 02), and none of its roles "
+                                                 f"holds '{PRIVILEGE}'")
+        return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token ({probe.answer}): none of its "
+                                         f"roles holds '{PRIVILEGE}'")
+    if probe.verdict == TOKEN_REFUSED:
+        r.evidence["SMS/MMS API probe"] = f"refused the token: {probe.said}"
+        r.actions = instructions.sms_api_refuses_token(p)
+        return r.finish(ACTION_REQUIRED, f"the token endpoint issued a token, but the SMS/MMS API rejects it "
+                                         f"({probe.said})")
+    r.evidence["SMS/MMS API probe"] = f"no verdict: {probe.said}"
+    r.actions = instructions.could_not_verify(f"the SMS/MMS API answered {probe.said}")
+    return r.finish(FAILED, f"could not verify: the SMS/MMS API answered the probe with {probe.said}")
