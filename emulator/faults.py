@@ -14,7 +14,8 @@ from collections import deque
 from urllib.parse import parse_qsl
 
 CONSOLE_PREFIX = "/_emulator"
-FAULT_KINDS = ("status", "rate_limit", "latency", "drop", "answer")
+FAULT_KINDS = ("status", "rate_limit", "latency", "drop", "answer", "echo")
+ECHO_ENCODINGS = ("raw", "html", "json", "repr", "url", "base64", "split", "tail")
 REDACTED_FIELDS = ("client_secret", "password")
 
 
@@ -38,6 +39,13 @@ class FaultInjector:
             "path_prefix": spec.get("path_prefix", "/"),
             "method": (spec.get("method") or "").upper() or None,
         }
+        if kind == "echo":
+            # A careless tenant or proxy quoting the presented credential back in an error body:
+            # what the runbook's scrub-then-scan must keep out of every record.
+            fault["status"] = int(spec.get("status", 401))
+            fault["encoding"] = spec.get("encoding", "raw")
+            if fault["encoding"] not in ECHO_ENCODINGS:
+                raise ValueError(f"encoding must be one of {', '.join(ECHO_ENCODINGS)}")
         if kind == "answer":
             # A canned answer, as another tenant might give it: any status, body and content type.
             # Lets tests show the runbook answers the documentation leaves open (nothing is processed).
@@ -129,6 +137,13 @@ class FaultMiddleware:
         if fault and fault["kind"] == "latency":
             time.sleep(fault["seconds"])
             fault = None
+        if fault and fault["kind"] == "echo":
+            entry.update(status=fault["status"], fault="echo")
+            self.journal.record(entry)
+            data = _echo_body(_presented_credential(environ, raw), fault["encoding"]).encode()
+            start_response(f"{fault['status']} Echo", [("Content-Type", "text/plain; charset=utf-8"),
+                                                       ("Content-Length", str(len(data)))])
+            return [data]
         if fault and fault["kind"] == "answer":
             entry.update(status=fault["status"], fault="answer")
             self.journal.record(entry)
@@ -171,6 +186,26 @@ class FaultMiddleware:
         entry["status"] = captured.get("status")
         self.journal.record(entry)
         return result
+
+
+def _presented_credential(environ, raw: bytes) -> str:
+    """The client_secret of a form body, else the bearer token of the Authorization header."""
+    form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    if form.get("client_secret"):
+        return form["client_secret"]
+    return (environ.get("HTTP_AUTHORIZATION") or "").partition(" ")[2]
+
+
+def _echo_body(value: str, encoding: str) -> str:
+    import base64
+    import html
+    from urllib.parse import quote
+
+    shown = {"raw": value, "html": html.escape(value), "json": json.dumps(value), "repr": repr(value),
+             "url": quote(value, safe=""), "base64": base64.b64encode(b"x" + value.encode()).decode(),
+             "split": value[:len(value) // 2] + "\n" + value[len(value) // 2:],
+             "tail": "." * 280 + value}[encoding]  # "tail": a long body, cut short by the client's truncation
+    return f"invalid credential presented: {shown}"
 
 
 def _auth_scheme(header: str | None) -> str | None:

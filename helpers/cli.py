@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .runner import DEFAULT_OUT, RunOptions, run
+from .runner import DEFAULT_OUT, MaskSecrets, RunOptions, run
 from .secrets import handoff_path
 from .summary import EXIT_MEANINGS, history_table
 
@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   BP_ADMIN_SECRET=… BP_API_SECRET=… python -m helpers run --params params/tenant.yaml
   python -m helpers run --params params/tenant.yaml --only 4,5 --dry-run
   python -m helpers history --tenant example.brightpattern.com
+  python -m helpers verify outputs/example.brightpattern.com
 
 exit codes:
 """ + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
@@ -32,22 +33,31 @@ def build_parser() -> argparse.ArgumentParser:
                                    "outputs/<tenant>/<UTC timestamp>/ with the notebooks, summary.json, summary.html and "
                                    "run.log. Secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never "
                                    "from the parameter file.")
-    r.add_argument("--params", required=True, type=Path, metavar="FILE",
+    # Options stay strings here: Path('') would silently become '.', and an empty value must be refused.
+    r.add_argument("--params", required=True, metavar="FILE",
                    help="YAML parameter file, e.g. params/demo.yaml (see params/tenant.example.yaml)")
     r.add_argument("--emulator", action="store_true",
                    help="start the embedded emulator for this run (needs tenant_url: emulator), e.g. for the demo")
-    r.add_argument("--emulator-seed", type=Path, metavar="FILE", help="seed YAML for the embedded emulator")
+    r.add_argument("--emulator-seed", metavar="FILE", help="seed YAML for the embedded emulator")
     r.add_argument("--only", action="append", default=[], metavar="STEPS",
                    help="run only these steps, e.g. --only 4,5 or --only 04_access_token")
     r.add_argument("--from", dest="from_step", metavar="STEP", help="start at this step, e.g. --from 3")
     r.add_argument("--dry-run", action="store_true", help="observe and report; change nothing (overrides the file)")
-    r.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"where run records go (default: {DEFAULT_OUT})")
+    r.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"where run records go (default: {DEFAULT_OUT})")
     r.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
+    r.add_argument("--resend-unconfirmed", action="store_true",
+                   help="step 06 sends a text although an earlier run's text may have gone out (its fate unknown); "
+                        "check the handset or the Carrier Usage report first")
     r.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="what the runner logs to the terminal (run.log always keeps INFO and up)")
 
     sub.add_parser("forget", help="delete the private handoff file (secrets handed over in notebooks' forms)",
                    description="Deletes ~/.cache/bp-sms-runbook/handoff.json, or the file $BP_RUNBOOK_HANDOFF names.")
+
+    v = sub.add_parser("verify", help="check a tenant's records against their manifests and the history's hash chain",
+                       description="Exit 0 when every run folder matches its manifest and history.csv's hash chain is "
+                                   "intact; exit 1 naming the first altered, missing, added or reordered file or row.")
+    v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com")
 
     h = sub.add_parser("history", help="show the latest runs per tenant")
     h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
@@ -58,6 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 5
+    except Exception as exc:  # no user ever sees a traceback: one line instead
+        print(f"error: unexpected {type(exc).__name__} in 'python -m helpers {args.command}'", file=sys.stderr)
+        return 1
+
+
+def _verify(folder: str) -> int:
+    from .record import verify
+
+    path = Path(folder)
+    if not folder.strip() or not path.is_dir():
+        print(f"error: {folder!r} is not a folder. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
+        return 3
+    problems = verify(path)
+    if problems:
+        print(f"NOT intact: {problems[0]}")
+        for more in problems[1:]:
+            print(f"  also: {more}")
+        return 1
+    print(f"intact: every run folder of {path} matches its manifest, and history.csv's hash chain holds")
+    return 0
+
+
+def _main(args) -> int:
     if args.command == "forget":
         path = handoff_path()
         if path.exists():
@@ -67,13 +105,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Nothing to delete: {path} does not exist.")
         return 0
     if args.command == "history":
-        print(history_table(args.out, args.tenant, args.limit))
+        print(history_table(Path(args.out), args.tenant, args.limit))
         return 0
+    if args.command == "verify":
+        return _verify(args.tenant_dir)
     terminal = logging.StreamHandler(sys.stderr)
     terminal.setLevel(getattr(logging, args.log_level))  # run.log gets more; the terminal only this
     terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    terminal.addFilter(MaskSecrets([]))  # token-shaped strings never reach the terminal either
     logging.getLogger().addHandler(terminal)
     options = RunOptions(params_path=args.params, emulator=args.emulator, emulator_seed=args.emulator_seed,
                          only=args.only, from_step=args.from_step, dry_run=args.dry_run, out_dir=args.out,
-                         keep_going=args.keep_going, log_level=args.log_level)
+                         keep_going=args.keep_going, log_level=args.log_level,
+                         resend_unconfirmed=args.resend_unconfirmed)
     return run(options, sys.stdout).exit_code

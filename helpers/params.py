@@ -6,6 +6,7 @@ No secret is ever a parameter: a key that looks like one is refused.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass, fields
@@ -13,7 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import TOKEN_SHAPED, ParameterError
-from .transport import check_base_url, is_loopback
+from .secrets import MIN_SECRET_LENGTH
+from .transport import check_base_url, is_host_name, is_loopback, normalise_host
 
 EMULATOR = "emulator"
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8765"
@@ -42,6 +44,7 @@ class RunbookParams:
     smoke_message: str = "Bright Pattern SMS/MMS API onboarding test"
     smoke_timeout: float = 60.0         # seconds to wait for delivered/failed
     poll_interval: float = 2.0          # seconds between Get Message polls
+    resend_unconfirmed: bool = False    # send although an earlier text may have gone out (its fate unknown)
     practice_mode: bool = False         # emulator only: perform admin-UI steps through its console
     dry_run: bool = False               # observe and report, change nothing
     ca_bundle: str = ""                 # PEM bundle for a tenant behind a private CA
@@ -57,11 +60,13 @@ class RunbookParams:
 
     @property
     def effective_scope(self) -> str:
+        """The tenant host for the token request, lower case without a trailing dot, so that one
+        tenant always gets one lock, one record folder and one history."""
         if self.scope:
-            return self.scope
+            return normalise_host(self.scope)
         if self.tenant_url == EMULATOR:
             return "example.brightpattern.com"  # the default seed's tenant
-        return urlsplit(self.base_url).hostname or ""
+        return normalise_host(urlsplit(self.base_url).hostname or "")
 
     @property
     def targets_loopback(self) -> bool:
@@ -77,6 +82,19 @@ class RunbookParams:
 
 PARAMETER_NAMES = tuple(f.name for f in fields(RunbookParams))
 _TYPES = {f.name: f.type for f in fields(RunbookParams)}
+# Seconds: (more than, at most). A timeout of days is a typo, and NaN or infinity would never end.
+BOUNDS = {"connect_timeout": (0, 300), "read_timeout": (0, 3600), "smoke_timeout": (0, 3600), "poll_interval": (0, 600)}
+LOGIN_FIELDS = ("api_user", "admin_user")
+SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,40}$")
+
+# Error messages never repeat a parameter's value: a value may be a secret pasted by mistake.
+
+
+def describe_key(key) -> str:
+    """A YAML key as an error message may show it: its name when it looks like one, else its shape."""
+    if isinstance(key, str) and SAFE_NAME.match(key) and not TOKEN_SHAPED.search(key):
+        return key
+    return f"<a key of {len(key)} characters>" if isinstance(key, str) else f"<a {type(key).__name__} key>"
 
 
 def _coerce(name: str, value, kind: str):
@@ -85,26 +103,29 @@ def _coerce(name: str, value, kind: str):
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
             return value.strip().lower() in ("true", "yes", "1")
-        raise ParameterError(name, f"{value!r} is not true or false", f"set {name}: true or {name}: false")
+        raise ParameterError(name, "is not true or false", f"set {name}: true or {name}: false")
     if kind == "float":
-        if isinstance(value, bool):
-            raise ParameterError(name, f"{value!r} is not a number", f"give {name} in seconds, e.g. 30")
+        low, high = BOUNDS.get(name, (0, float("inf")))
+        fix = f"give {name} in seconds, more than {low:g} and at most {high:g}, e.g. 30"
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ParameterError(name, "is not a number", fix)
         try:
             number = float(value)
-        except (TypeError, ValueError):
-            raise ParameterError(name, f"{value!r} is not a number", f"give {name} in seconds, e.g. 30") from None
-        if number <= 0:
-            raise ParameterError(name, f"{number} is not positive", f"give {name} as a positive number of seconds")
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(name, "is not a number", fix) from None
+        if not math.isfinite(number):
+            raise ParameterError(name, "is not a finite number", fix)
+        if not low < number <= high:
+            raise ParameterError(name, f"is out of range (more than {low:g} and at most {high:g} seconds)", fix)
         return number
     if value is None:
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # YAML turns 16502505674 into an int and drops the '+': refuse rather than guess.
-        raise ParameterError(name, f"{value!r} was read as a number, not text",
-                             f"quote it in the YAML file, e.g. {name}: \"+{value}\"" if "number" in name or "destination" in name
-                             else f"quote it in the YAML file, e.g. {name}: \"{value}\"")
+        example = '"+16502505674"' if "number" in name or "destination" in name else '"text"'
+        raise ParameterError(name, "was read as a number, not text", f"quote it in the YAML file, e.g. {name}: {example}")
     if not isinstance(value, str):
-        raise ParameterError(name, f"{value!r} is not text", f"give {name} as a string")
+        raise ParameterError(name, f"is not text (it is a {type(value).__name__})", f"give {name} as a string")
     return value.strip()
 
 
@@ -113,14 +134,16 @@ def e164(name: str, value: str) -> str:
     import phonenumbers  # imported here: only validation needs it
 
     fix = f"give {name} in E.164 form with country code, e.g. +16502505674"
+    if any(ch.isalpha() for ch in value):
+        raise ParameterError(name, "contains letters (vanity numbers are not accepted)", fix)
     if not value.startswith("+"):
-        raise ParameterError(name, f"{value!r} has no leading '+' and country code", fix)
+        raise ParameterError(name, "has no leading '+' and country code", fix)
     try:
         parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ParameterError(name, f"{value!r} is not a phone number ({exc})", fix) from None
+    except phonenumbers.NumberParseException:
+        raise ParameterError(name, "is not a phone number", fix) from None
     if not phonenumbers.is_possible_number(parsed):
-        raise ParameterError(name, f"{value!r} is not a possible phone number", fix)
+        raise ParameterError(name, "is not a possible phone number", fix)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -130,70 +153,111 @@ def validate(values: dict) -> RunbookParams:
         raise ParameterError("<parameters>", "the parameters are not a mapping of name to value",
                              "write one 'name: value' per line in the YAML file")
     for key in values:
-        if SECRET_KEY.search(str(key)):
-            raise ParameterError(key, "secrets are never parameters (papermill writes parameters into every output notebook in plain text)",
+        if not isinstance(key, str):
+            raise ParameterError(describe_key(key), "is not a parameter name",
+                                 "write one 'name: value' per line, names as text")
+        if SECRET_KEY.search(key):
+            raise ParameterError(describe_key(key), "secrets are never parameters (papermill writes parameters into "
+                                 "every output notebook in plain text)",
                                  "remove it from the parameters and provide it through BP_API_SECRET / BP_ADMIN_SECRET "
                                  "or the keyring (see README, Secrets)")
     unknown = sorted(set(values) - set(PARAMETER_NAMES))
     if unknown:
-        raise ParameterError(unknown[0], "is not a runbook parameter",
+        raise ParameterError(describe_key(unknown[0]), "is not a runbook parameter",
                              f"remove it or check the spelling; known parameters: {', '.join(PARAMETER_NAMES)}")
     clean = {name: _coerce(name, value, _TYPES[name]) for name, value in values.items()}
     for name, value in clean.items():
-        if isinstance(value, str) and TOKEN_SHAPED.fullmatch(value):
+        # Login IDs may be long and plain; they are checked against the known secrets instead.
+        if isinstance(value, str) and name not in LOGIN_FIELDS and TOKEN_SHAPED.fullmatch(value):
             raise ParameterError(name, "holds a value shaped like an API secret or token",
                                  "remove it: secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never parameters")
+    if clean.get("scope"):
+        if not is_host_name(clean["scope"]) or not normalise_host(clean["scope"]):
+            raise ParameterError("scope", "is not a host name", "give the tenant host, e.g. example.brightpattern.com")
+        clean["scope"] = normalise_host(clean["scope"])
     params = RunbookParams(**clean)
 
     if params.tenant_url != EMULATOR:
         check_base_url(params.tenant_url, "tenant_url")
     else:
         check_base_url(params.base_url, EMULATOR_URL_ENV)
-    if params.scope and not re.fullmatch(r"[A-Za-z0-9.-]+", params.scope):
-        raise ParameterError("scope", f"{params.scope!r} is not a host name", "give the tenant host, e.g. example.brightpattern.com")
     for name in ("role", "api_user", "api_user_first_name", "api_user_last_name", "api_user_team", "chat_service"):
         if not getattr(params, name):
             raise ParameterError(name, "is empty", f"give the {name.replace('_', ' ')}")
-    for name in ("api_user", "admin_user"):
+    for name in LOGIN_FIELDS:
         value = getattr(params, name)
         if value and not LOGIN_ID.match(value):
-            raise ParameterError(name, f"{value!r} is not a valid login ID", "use letters, digits and . _ @ + -")
+            raise ParameterError(name, "is not a valid login ID", "use at most 128 letters, digits and . _ @ + -")
     if params.admin_user and params.admin_user == params.api_user:
         raise ParameterError("admin_user", "is the same user as api_user",
                              "use a separate administrator (Manage users, Manage phones), or '' for none")
+    if params.poll_interval > params.smoke_timeout:
+        raise ParameterError("poll_interval", "is longer than smoke_timeout", "poll more often than the timeout")
     changes = {"access_number": e164("access_number", params.access_number),
                "test_destination": e164("test_destination", params.test_destination)}
     if params.smoke_test and not params.targets_loopback and changes["test_destination"] == EXAMPLE_DESTINATION:
         raise ParameterError("test_destination", "is still the example number while smoke_test is on for a real tenant",
                              "set test_destination to a handset you own, or set smoke_test: false")
     if params.ca_bundle and not Path(params.ca_bundle).is_file():
-        raise ParameterError("ca_bundle", f"{params.ca_bundle!r} is not a file", "give the path of a PEM CA bundle, or ''")
+        raise ParameterError("ca_bundle", "is not a file", "give the path of a PEM CA bundle, or ''")
     if params.practice_mode and not params.targets_loopback:
         raise ParameterError("practice_mode", "is only allowed against the local emulator",
                              "set practice_mode: false for a real tenant; the admin-UI steps stay guided")
     return dataclasses.replace(params, **changes)
 
 
+class _UniqueKeyLoader:
+    """PyYAML's safe loader, refusing a key given twice (PyYAML keeps the last one silently)."""
+
+    @staticmethod
+    def build():
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            def construct_mapping(self, node, deep=False):
+                seen = set()
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node, deep=deep)
+                    if isinstance(key, str) and key in seen:
+                        raise ParameterError("--params", f"the key {describe_key(key)} appears twice (line "
+                                             f"{key_node.start_mark.line + 1})", "keep one of them")
+                    if isinstance(key, str):
+                        seen.add(key)
+                return super().construct_mapping(node, deep=deep)
+
+        return Loader
+
+
 def load(path: str | Path) -> RunbookParams:
     """Read a YAML parameter file and validate it."""
     import yaml
 
+    if not str(path).strip():
+        raise ParameterError("--params", "is empty", "give the path of a YAML file such as params/demo.yaml")
     path = Path(path)
     if not path.is_file():
         raise ParameterError("--params", f"{str(path)!r} does not exist", "give the path of a YAML file such as params/demo.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParameterError("--params", f"{path} is not UTF-8 text", "save the file as UTF-8") from None
+    except OSError as exc:
+        raise ParameterError("--params", f"{path} cannot be read ({exc.strerror})", "check its permissions") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader.build())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ParameterError("--params", f"{path} is not valid YAML{where}", "fix the syntax (one 'name: value' per line)") from None
+    if data is None:
+        raise ParameterError("--params", f"{path} is empty", "write one 'name: value' per line, at least tenant_url")
     return validate(data)
 
 
 def refuse_secret_values(params: RunbookParams, secrets: list[str]) -> None:
     """A parameter whose value is a known secret would be written in clear into every output notebook."""
     for name, value in params.public().items():
-        if isinstance(value, str) and any(s in value for s in secrets if len(s) >= 6):
+        if isinstance(value, str) and any(s in value for s in secrets if len(s) >= MIN_SECRET_LENGTH):
             raise ParameterError(name, "holds the value of a secret",
                                  "remove it from the parameter file; secrets come from the environment or the keyring")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from .results import MIME_TYPE, StepResult
 
 COLOURS = {"ok": "#1a7f37", "changed": "#0969da", "action-required": "#9a6700", "failed": "#cf222e",
-           "skipped": "#6e7781"}
+           "skipped": "#6e7781", "interrupted": "#8250df"}
 
 
 def format_value(value) -> str:
@@ -61,7 +61,10 @@ def show(result: StepResult) -> None:
 
 def read_results(notebook_path: str | Path) -> list[StepResult]:
     """The StepResults recorded in an executed notebook, in order."""
-    nb = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
+    try:
+        nb = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a notebook cut short (a full disk, a killed process) records nothing
+        return []
     found = []
     for cell in nb.get("cells", []):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:

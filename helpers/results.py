@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 
 OK, CHANGED, ACTION_REQUIRED, FAILED, SKIPPED = "ok", "changed", "action-required", "failed", "skipped"
-STATUSES = (OK, CHANGED, ACTION_REQUIRED, FAILED, SKIPPED)
+INTERRUPTED = "interrupted"  # only the runner sets it: the step was stopped by a signal
+STATUSES = (OK, CHANGED, ACTION_REQUIRED, FAILED, SKIPPED, INTERRUPTED)
 MIME_TYPE = "application/vnd.bp-runbook.step-result+json"
 
 

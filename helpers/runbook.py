@@ -31,7 +31,7 @@ STEP_PARAMETERS = {
     "04_access_token": COMMON + ["role", "api_user"],
     "05_chat_service": COMMON + ["admin_user", "access_number", "chat_service"],
     "06_smoke_test": COMMON + ["api_user", "access_number", "test_destination", "smoke_test", "smoke_message",
-                               "smoke_timeout", "poll_interval"],
+                               "smoke_timeout", "poll_interval", "resend_unconfirmed"],
 }
 
 

@@ -1,5 +1,12 @@
-"""Execute the runbook: each notebook by papermill in a fresh kernel, then a scrubbed, scanned,
-auditable record under outputs/<tenant>/<UTC timestamp>/ and an exit code a scheduler can act on."""
+"""Execute the runbook for one tenant: each notebook by papermill in a fresh kernel, then a scrubbed,
+scanned, tamper-evident record under outputs/<tenant>/<UTC timestamp>/ and an exit code a scheduler
+can act on.
+
+Every way a run can end leaves a record: a failed step, an interruption (SIGTERM, SIGINT, SIGHUP),
+a full disk (as much as can be written, and one line saying where and why), an unexpected error
+(one line, never a traceback). Secrets reach the kernels only through a private handoff file in a
+0700 temp folder that is removed however the run ends.
+"""
 
 from __future__ import annotations
 
@@ -16,34 +23,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from .errors import ParameterError, RunbookError
+from . import sends
+from .errors import ParameterError
+from .interrupt import Interrupted, SignalGuard
 from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load, refuse_secret_values
 from .practice import emulator_tenants
+from .record import HISTORY, append_history, write_manifest
 from .report import read_results
-from .results import ACTION_REQUIRED, FAILED, SKIPPED, StepResult
+from .results import ACTION_REQUIRED, FAILED, INTERRUPTED, SKIPPED, StepResult
 from .runbook import HEADLESS_ENV, STEP_PARAMETERS
-from .scrub import Scrubber, scrub_and_scan
-from .secrets import HANDOFF_ENV, SECRET_ENV, SecretStore, read_handoff
+from .scrub import Scanner, Scrubber, scrub_and_scan
+from .secrets import HANDOFF_ENV, MIN_SECRET_LENGTH, SECRET_ENV, SecretStore, read_handoff, write_private_json
 from .steps import STEPS
 from .steps.context import RUN_CONTEXT_ENV
-from .summary import EXIT_MEANINGS, append_history, versions, who, write_html, write_json
+from .summary import EXIT_MEANINGS, HISTORY_FIELDS, history_row, versions, who, write_html, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "outputs"
-EXIT_OK, EXIT_FAILED, EXIT_ACTION, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_ACTION, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5
 log = logging.getLogger("helpers.runner")
 
 
 @dataclass
 class RunOptions:
-    params_path: Path
+    params_path: Path | str
     emulator: bool = False
-    emulator_seed: Path | None = None
+    emulator_seed: Path | str | None = None
     only: list[str] = field(default_factory=list)
     from_step: str | None = None
     dry_run: bool = False
-    out_dir: Path = DEFAULT_OUT
+    resend_unconfirmed: bool = False
+    out_dir: Path | str = DEFAULT_OUT
     keep_going: bool = False
     log_level: str = "WARNING"
     cell_timeout: int = 600
@@ -57,22 +68,46 @@ class RunOutcome:
     summary: dict | None = None
 
 
+class Printer:
+    """The runner's own output: every line passes the scrubber first, so stdout (and a scheduler's
+    log of it) never carries a secret, whatever a step recorded."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.know([])
+
+    def know(self, secrets: list[str]) -> None:
+        self.scrubber, self.scanner = Scrubber(secrets), Scanner(secrets)
+
+    def say(self, text: str) -> None:
+        text = self.scrubber.text(text)
+        if self.scanner.text_leaks(text):
+            text = "(line withheld: a secret survived scrubbing)"
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
 def resolve_step(token: str, option: str) -> str:
     """'3', '03' or '03_api_secret' -> '03_api_secret'."""
     token = token.strip()
     for step_id in STEPS:
         if token == step_id or (token.isdigit() and int(token) == int(step_id[:2])):
             return step_id
-    raise ParameterError(option, f"{token!r} is not a step", f"use a number 0-6 or one of {', '.join(STEPS)}")
+    raise ParameterError(option, "does not name a step", f"use a number 0-6 or one of {', '.join(STEPS)}")
 
 
 def select_steps(only: list[str], from_step: str | None) -> list[str]:
-    if only and from_step:
+    if only and from_step is not None:
         raise ParameterError("--only", "cannot be combined with --from", "use one of them")
     if only:
-        chosen = {resolve_step(t, "--only") for item in only for t in item.split(",") if t.strip()}
+        tokens = [t for item in only for t in item.split(",") if t.strip()]
+        if not tokens:
+            raise ParameterError("--only", "names no step", "give step numbers, e.g. --only 4,5")
+        chosen = {resolve_step(t, "--only") for t in tokens}
         return [s for s in STEPS if s in chosen]
-    if from_step:
+    if from_step is not None:
+        if not from_step.strip():
+            raise ParameterError("--from", "names no step", "give a step number, e.g. --from 3")
         start = resolve_step(from_step, "--from")
         return [s for s in STEPS if s >= start]
     return list(STEPS)
@@ -81,14 +116,28 @@ def select_steps(only: list[str], from_step: str | None) -> list[str]:
 def tenant_folder(params: RunbookParams, emulator: bool) -> str:
     """The tenant's records folder; `emulator_<scope>` only for a target that answers as the emulator
     (a loopback address proves nothing: an SSH tunnel to a real tenant is on loopback too)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", params.effective_scope or "tenant")
+    name = re.sub(r"[^a-z0-9.-]", "_", params.effective_scope or "tenant").strip(".") or "tenant"
     return f"emulator_{name}" if emulator else name
+
+
+def records_folder(out_dir: Path, name: str) -> Path:
+    """outputs/<tenant>, resolved, and refused unless it stays inside --out."""
+    root = out_dir.resolve()
+    folder = (root / name).resolve()
+    if folder.parent != root:
+        raise ParameterError("scope", "would put the record outside --out", "give the tenant's host name")
+    return folder
 
 
 @contextlib.contextmanager
 def patched_environ(changes: dict):
+    """Set (or, with None, remove) environment variables for the duration."""
     saved = {k: os.environ.get(k) for k in changes}
-    os.environ.update({k: v for k, v in changes.items() if v is not None})
+    for key, value in changes.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         yield
     finally:
@@ -111,70 +160,323 @@ class MaskSecrets(logging.Filter):
         return True
 
 
-def _say(out: TextIO, text: str) -> None:
-    out.write(text + "\n")
-    out.flush()
+class RunLogHandler(logging.FileHandler):
+    """run.log. A failed write (a full disk) is remembered, never printed as a traceback."""
+
+    def __init__(self, path: Path):
+        super().__init__(path, encoding="utf-8")
+        self.failure: OSError | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError) and self.failure is None:
+            self.failure = error
 
 
-def run(options: RunOptions, out: TextIO) -> RunOutcome:
-    """The whole runbook. Never raises for expected problems: the exit code says what happened."""
+@contextlib.contextmanager
+def run_log(path: Path, level: str, secrets: list[str]):
+    """run.log gets the runner's and papermill's records (cell outputs included), masked as written."""
+    handler = RunLogHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskSecrets(secrets))
+    handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
+    loggers = [logging.getLogger(n) for n in ("papermill", "helpers")]
+    saved_levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(min(handler.level, logging.INFO))
     try:
-        steps = select_steps(options.only, options.from_step)
-        params = load(options.params_path)
-        if options.dry_run:
-            params = params.replace(dry_run=True)
-        if options.emulator and params.tenant_url != EMULATOR:
-            raise ParameterError("tenant_url", f"is {params.tenant_url!r} but --emulator was given",
-                                 "set tenant_url: emulator in the parameter file, or drop --emulator")
-    except ParameterError as exc:
-        _say(out, f"error: {exc}")
-        return RunOutcome(EXIT_BAD_INPUT)
+        yield handler
+    finally:
+        for lg, saved in zip(loggers, saved_levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(saved)
+        handler.close()
 
-    emulator = None
-    if options.emulator:
-        from emulator import EmulatorServer
-        emulator = EmulatorServer(seed=str(options.emulator_seed) if options.emulator_seed else None).start()
-        _say(out, f"Embedded emulator started at {emulator.url} (practice and tests only)")
+
+def describe_os_error(error: OSError) -> str:
+    return error.strerror or type(error).__name__
+
+
+# ------------------------------------------------------------------------------------------ run
+def run(options: RunOptions, out: TextIO) -> RunOutcome:
+    """The whole runbook for one tenant. Never raises: the exit code and one line say what happened."""
+    printer = Printer(out)
+    guard = SignalGuard()
+    try:
+        with guard.installed():
+            return _run(options, printer, guard)
+    except ParameterError as exc:
+        printer.say(f"error: {exc}")
+        return RunOutcome(EXIT_BAD_INPUT)
+    except Interrupted as exc:  # before any step ran: nothing to record
+        printer.say(f"Interrupted by {exc.signame} before any step ran: nothing was done.")
+        return RunOutcome(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: one line, never a traceback, never a secret
+        printer.say(f"error: unexpected {type(exc).__name__}: {printer.scrubber.text(str(exc))[:300]}")
+        log.debug("unexpected error", exc_info=True)
+        return RunOutcome(EXIT_FAILED)
+
+
+def _check_options(options: RunOptions) -> None:
+    if options.out_dir is None or not str(options.out_dir).strip():
+        raise ParameterError("--out", "is empty", "give a folder for the run records, e.g. outputs")
+    if options.emulator_seed is not None and not options.emulator:
+        raise ParameterError("--emulator-seed", "needs --emulator", "add --emulator, or drop --emulator-seed")
+
+
+def _run(options: RunOptions, printer: Printer, guard: SignalGuard) -> RunOutcome:
+    _check_options(options)
+    steps = select_steps(options.only, options.from_step)
+    params = load(options.params_path)
+    if options.dry_run:
+        params = params.replace(dry_run=True)
+    if options.resend_unconfirmed:
+        params = params.replace(resend_unconfirmed=True)
+    if options.emulator and params.tenant_url != EMULATOR:
+        raise ParameterError("tenant_url", "is not 'emulator' but --emulator was given",
+                             "set tenant_url: emulator in the parameter file, or drop --emulator")
+    emulator = _start_emulator(options.emulator_seed, printer) if options.emulator else None
     try:
         with patched_environ({EMULATOR_URL_ENV: emulator.url} if emulator else {}):
-            return _run_locked(options, params, steps, out)
+            return _run_tenant(options, params, steps, printer, guard)
     finally:
         if emulator:
             emulator.stop()
 
 
-def _run_locked(options: RunOptions, params: RunbookParams, steps: list[str], out: TextIO) -> RunOutcome:
+def _start_emulator(seed, printer: Printer):
+    from emulator import EmulatorServer
+
+    try:
+        server = EmulatorServer(seed=str(seed) if seed is not None else None).start()
+    except (OSError, ValueError, LookupError) as exc:
+        reason = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        raise ParameterError("--emulator-seed", f"cannot be used ({reason})",
+                             "give a seed YAML file (see emulator/default_seed.yaml)") from None
+    printer.say(f"Embedded emulator started at {server.url} (practice and tests only)")
+    return server
+
+
+def _secrets_for_run(params: RunbookParams) -> tuple[SecretStore, dict[str, str]]:
+    """Every secret the run may use, from the environment, the caller's handoff file or the keyring,
+    checked: never in a parameter, never too short to scrub. Returns the store and {role: value}."""
+    store = SecretStore.for_params(params)
+    found = {}
+    for role in ("api", "admin"):
+        secret = store.get(role)
+        if secret is None:
+            continue
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ParameterError(SECRET_ENV[role] if "environment" in secret.source else f"{role} secret",
+                                 f"the {role} secret ({secret.source}) is shorter than {MIN_SECRET_LENGTH} characters, "
+                                 "too short to be kept out of the records reliably",
+                                 "use the API secret generated in the admin UI (64 characters)")
+        found[role] = secret.reveal()
+    refuse_secret_values(params, store.known_values())
+    if params.admin_user and not params.practice_mode and "admin" not in found:
+        raise ParameterError(SECRET_ENV["admin"], f"no secret for the admin user '{params.admin_user}'",
+                             f"set {SECRET_ENV['admin']} (or store it in the keyring), or set admin_user: \"\" to run "
+                             "the admin steps as guided steps")
+    return store, found
+
+
+def _run_tenant(options, params, steps, printer: Printer, guard: SignalGuard) -> RunOutcome:
     from filelock import FileLock, Timeout
 
-    store = SecretStore.for_params(params)
-    try:
-        refuse_secret_values(params, store.known_values())
-    except ParameterError as exc:
-        _say(out, f"error: {exc}")
-        return RunOutcome(EXIT_BAD_INPUT)
-    if params.admin_user and not params.practice_mode and store.get("admin") is None:
-        _say(out, f"error: no secret for the admin user '{params.admin_user}'. Fix: set {SECRET_ENV['admin']} "
-                  "(or store it in the keyring), or set admin_user: \"\" to run the admin steps as guided steps")
-        return RunOutcome(EXIT_BAD_INPUT)
-
+    store, found = _secrets_for_run(params)
+    printer.know(store.known_values())
     emulator = emulator_tenants(params.base_url) is not None
-    tenant_dir = Path(options.out_dir) / tenant_folder(params, emulator)
+    tenant_dir = records_folder(Path(options.out_dir), tenant_folder(params, emulator))
     try:
         tenant_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _say(out, f"error: parameter '--out': cannot create {tenant_dir} ({exc.strerror}). Fix: give a writable folder")
-        return RunOutcome(EXIT_BAD_INPUT)
+        raise ParameterError("--out", f"cannot create {tenant_dir} ({describe_os_error(exc)})",
+                             "give a writable folder") from None
     lock = FileLock(str(tenant_dir / ".run.lock"), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        _say(out, f"error: another runbook run for {tenant_dir.name} is in progress (lock {tenant_dir / '.run.lock'}); "
-                  "nothing was done. Try again when it has finished.")
+        printer.say(f"error: another runbook run for {tenant_dir.name} is in progress (lock {tenant_dir / '.run.lock'}); "
+                    "nothing was done. Try again when it has finished.")
         return RunOutcome(EXIT_LOCKED)
     try:
-        return _run_steps(options, params, steps, tenant_dir, store, out, emulator)
+        return TenantRun(options, params, steps, tenant_dir, store, found, printer, guard, emulator).go()
     finally:
         lock.release()
+
+
+class TenantRun:
+    """One tenant's run once the lock is held: execute, then record, whatever happens."""
+
+    def __init__(self, options, params, steps, tenant_dir, store, found, printer, guard, emulator):
+        self.options, self.params, self.steps = options, params, steps
+        self.tenant_dir, self.store, self.found = tenant_dir, store, found
+        self.printer, self.guard, self.emulator = printer, guard, emulator
+        self.entries: list[dict] = []
+        self.storage_problems: list[str] = []
+        self.ledger = tenant_dir / "pending-send.json"
+
+    def go(self) -> RunOutcome:
+        try:
+            self.run_dir = _new_run_dir(self.tenant_dir)
+        except OSError as exc:
+            self.printer.say(f"error: cannot create a run folder in {self.tenant_dir}: {describe_os_error(exc)}")
+            return RunOutcome(EXIT_FAILED)
+        self.started = time.time()
+        # 0700 by mkdtemp, outside outputs/: the kernels' only way to the secrets.
+        self.private = Path(tempfile.mkdtemp(prefix="bp-runbook-", dir=self.options.private_root))
+        self.handoff = self.private / "handoff.json"
+        self.context = self.private / "run-context.json"
+        interrupted = None
+        try:
+            self._hand_over_secrets()
+            interrupted = self._execute_steps()
+        except Interrupted as exc:
+            interrupted = exc.signame
+        finally:
+            with self.guard.deferring():
+                secrets = self._all_secrets()
+                shutil.rmtree(self.private, ignore_errors=True)
+                if interrupted is None and self.guard.signame:
+                    interrupted = self.guard.signame
+                outcome = self._record(secrets, interrupted)
+        return outcome
+
+    def _hand_over_secrets(self) -> None:
+        """The secrets the run found go to the private handoff file, keyed as SecretStore reads them."""
+        data = {self.store._key(role): value for role, value in self.found.items()}
+        write_private_json(self.handoff, data)
+
+    def _kernel_environment(self) -> dict:
+        """What the kernels see: never a secret variable; the handoff file instead."""
+        return {HANDOFF_ENV: str(self.handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(self.context),
+                sends.LEDGER_ENV: str(self.ledger), **{name: None for name in SECRET_ENV.values()}}
+
+    def _all_secrets(self) -> list[str]:
+        """Every secret this run could have seen, including those generated during it (practice mode)."""
+        generated = [v for v in read_handoff(self.handoff).values() if isinstance(v, str)]
+        return sorted(set(self.store.known_values()) | set(generated) | set(self.found.values()))
+
+    # -------------------------------------------------------------------------------- execute
+    def _execute_steps(self) -> str | None:
+        import papermill as pm
+
+        total = len(self.steps)
+        with run_log(self.run_dir / "run.log", self.options.log_level, self.store.known_values()) as handler, \
+                patched_environ(self._kernel_environment()):
+            self.log_handler = handler
+            log.info("run %s: tenant %s, steps %s, parameters file %s", self.run_dir.name, self.params.effective_scope,
+                     ", ".join(self.steps), self.options.params_path)
+            stopped_after = None
+            for index, step_id in enumerate(self.steps, 1):
+                if stopped_after:
+                    self._skip(step_id, f"not run: stopped after {stopped_after} failed (use --keep-going to run the rest)")
+                    continue
+                try:
+                    log.info("step %s: started", step_id)
+                    entry = _execute(pm, step_id, self.params, self.run_dir, self.options.cell_timeout)
+                except Interrupted as exc:
+                    _kill_kernels()
+                    self._interrupted(step_id, exc.signame)
+                    return exc.signame
+                self.entries.append(entry)
+                self._write_context()
+                self.printer.know(self._all_secrets())
+                r = entry["result"]
+                self.printer.say(f"[{index}/{total}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  "
+                                 f"{r['summary']}")
+                if r["status"] == FAILED and not self.options.keep_going:
+                    stopped_after = step_id
+        return None
+
+    def _write_context(self) -> None:
+        # Later steps read what earlier ones concluded (statuses only: no secret, no evidence).
+        self.context.write_text(json.dumps({"steps": {e["result"]["step"]: {"status": e["result"]["status"]}
+                                                      for e in self.entries}}), encoding="utf-8")
+
+    def _skip(self, step_id: str, why: str) -> None:
+        result = StepResult(step_id, STEPS[step_id].title).finish(SKIPPED, why)
+        self.entries.append({"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0})
+
+    def _interrupted(self, step_id: str, signame: str) -> None:
+        notebook = self.run_dir / STEPS[step_id].notebook
+        marked = _mark_interrupted(notebook, signame)
+        result = StepResult(step_id, STEPS[step_id].title).finish(
+            INTERRUPTED, f"interrupted by {signame} while the notebook ran; the cells that finished are in its output")
+        self.entries.append({"result": result.to_dict(), "notebook": notebook.name if marked else None,
+                             "failure": f"interrupted by {signame}", "seconds": 0.0})
+        for later in self.steps[self.steps.index(step_id) + 1:]:
+            self._skip(later, f"not run: the run was interrupted by {signame}")
+
+    # -------------------------------------------------------------------------------- record
+    def _record(self, secrets: list[str], interrupted: str | None) -> RunOutcome:
+        if interrupted and not any(e["result"]["status"] == INTERRUPTED for e in self.entries):
+            done = {e["result"]["step"] for e in self.entries}
+            for step_id in self.steps:
+                if step_id not in done:
+                    self._skip(step_id, f"not run: the run was interrupted by {interrupted}")
+        self.printer.know(secrets)
+        statuses = [e["result"]["status"] for e in self.entries]
+        exit_code = (EXIT_INTERRUPTED if interrupted else EXIT_FAILED if FAILED in statuses
+                     else EXIT_ACTION if ACTION_REQUIRED in statuses else EXIT_OK)
+        failure = getattr(getattr(self, "log_handler", None), "failure", None)
+        if failure is not None:
+            self.storage_problems.append(f"run.log: {describe_os_error(failure)}")
+        leaks = self._guarded("scrub", lambda: scrub_and_scan(
+            sorted(self.run_dir.glob("*.ipynb")) + [p for p in [self.run_dir / "run.log"] if p.exists()], secrets)) or {}
+        pending = sends.read(self.ledger) if self.ledger.exists() else None
+        summary = {
+            "run_id": self.run_dir.name, "tenant": self.params.effective_scope,
+            "target": {"address": self.params.base_url, "emulator": self.emulator},
+            "started_at": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
+            "duration_s": round(time.time() - self.started, 2), "exit_code": exit_code,
+            "exit_meaning": EXIT_MEANINGS[exit_code], "interrupted": interrupted,
+            "parameters": self.params.public(), "steps": self.entries, "versions": versions(), "run_by": who(),
+            "pending_send": sends.describe(pending) if pending else None,
+            "report": str(self.run_dir / "summary.html"), "secret_scan": "clean",
+        }
+        # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
+        summary = Scrubber(secrets).data(summary)
+        if leaks:
+            summary.update(exit_code=EXIT_FAILED, exit_meaning="secret scan failed: a secret survived scrubbing "
+                                                               "(the file was withheld)", secret_scan=leaks)
+        self._guarded("summary.json", lambda: write_json(self.run_dir / "summary.json", summary))
+        self._guarded("summary.html", lambda: write_html(self.run_dir / "summary.html", summary))
+        late = self._guarded("scan of the summaries", lambda: scrub_and_scan(
+            [p for p in (self.run_dir / "summary.json", self.run_dir / "summary.html") if p.exists()], secrets)) or {}
+        if late:
+            leaks.update(late)
+            summary["exit_code"] = EXIT_FAILED
+        manifest = self._guarded("manifest.json", lambda: write_manifest(self.run_dir))
+        row = history_row(summary) | {"manifest_sha256": manifest or ""}
+        chained = self._guarded(HISTORY, lambda: append_history(self.tenant_dir / HISTORY, row, HISTORY_FIELDS))
+        for name, kinds in leaks.items():
+            self.printer.say(f"error: secret scan: {', '.join(kinds)} survived in {self.run_dir / name}; "
+                             "the file was withheld")
+        if interrupted:
+            self.printer.say(f"Interrupted by {interrupted}: the steps not run are recorded as skipped.")
+        if self.storage_problems:
+            summary["exit_code"] = EXIT_FAILED
+            self.printer.say(f"error: the run record in {self.run_dir} is incomplete: "
+                             f"{'; '.join(self.storage_problems)}")
+        self.printer.say(f"Exit {summary['exit_code']}: {EXIT_MEANINGS.get(summary['exit_code'], summary['exit_meaning'])}")
+        self.printer.say(f"Report: {self.run_dir / 'summary.html'}")
+        if chained:  # the first 16 of 64 hex digits: enough to compare with a copy kept elsewhere
+            self.printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {self.tenant_dir})")
+        return RunOutcome(summary["exit_code"], self.run_dir, summary)
+
+    def _guarded(self, what: str, write):
+        """Write one part of the record; a storage failure is noted and the other parts still written."""
+        try:
+            return write()
+        except OSError as exc:
+            self.storage_problems.append(f"{what}: {describe_os_error(exc)}")
+        except ValueError as exc:  # e.g. a notebook cut short by a full disk is not JSON
+            self.storage_problems.append(f"{what}: unreadable ({type(exc).__name__})")
+        return None
 
 
 def _new_run_dir(tenant_dir: Path) -> Path:
@@ -187,100 +489,39 @@ def _new_run_dir(tenant_dir: Path) -> Path:
     return run_dir
 
 
-def _run_steps(options, params, steps, tenant_dir, store, out, emulator) -> RunOutcome:
-    run_dir = _new_run_dir(tenant_dir)
-    started = time.time()
-    caller_handoff = os.environ.get(HANDOFF_ENV)
-    private_dir = None if caller_handoff else Path(tempfile.mkdtemp(prefix="bp-runbook-", dir=options.private_root))  # 0700, outside outputs/
-    handoff = Path(caller_handoff) if caller_handoff else private_dir / "handoff.json"
-    context = (private_dir or run_dir) / "run-context.json"
+def _mark_interrupted(notebook: Path, signame: str) -> bool:
+    """Say at the top of an interrupted notebook that it was interrupted, and by what. Interrupted
+    before papermill wrote anything, the committed notebook stands in for it, without outputs."""
+    source = notebook if notebook.exists() else NOTEBOOKS / notebook.name
     try:
-        with run_log(run_dir / "run.log", options.log_level, store.known_values()), \
-                patched_environ({HANDOFF_ENV: str(handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(context)}):
-            log.info("run %s: tenant %s, steps %s, parameters file %s", run_dir.name, params.effective_scope,
-                     ", ".join(steps), options.params_path)
-            entries = _execute_all(params, steps, run_dir, options, out, context)
-        # Every secret this run could have seen, including those generated during it (practice mode).
-        secrets = store.known_values() + [v for v in read_handoff(handoff).values() if isinstance(v, str)]
-    finally:
-        if private_dir:
-            shutil.rmtree(private_dir, ignore_errors=True)
-        context.unlink(missing_ok=True)
-    return _record(run_dir, tenant_dir, params, entries, secrets, started, out, emulator)
-
-
-@contextlib.contextmanager
-def run_log(path: Path, level: str, secrets: list[str]):
-    """run.log gets the runner's and papermill's records (cell outputs included), masked as written."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskSecrets(secrets))
-    handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
-    loggers = [logging.getLogger(n) for n in ("papermill", "helpers")]
-    saved_levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        lg.setLevel(min(handler.level, logging.INFO))
+        nb = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    note = (f"**Interrupted by {signame}** at {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC: the cells "
+            "below without output did not run, and the step's result is not recorded.")
+    nb.setdefault("cells", []).insert(0, {"cell_type": "markdown", "id": "interrupted", "metadata": {}, "source": note})
+    nb.setdefault("metadata", {})["bp_runbook"] = {"interrupted": signame}
     try:
-        yield
-    finally:
-        for lg, saved in zip(loggers, saved_levels, strict=True):
-            lg.removeHandler(handler)
-            lg.setLevel(saved)
-        handler.close()
+        notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError:
+        return False
+    return True
 
 
-def _execute_all(params, steps, run_dir, options, out, context: Path) -> list[dict]:
-    import papermill as pm
+def _kill_kernels() -> None:
+    """Kernels this process started are its children running ipykernel: stop them at once."""
+    import signal
 
-    entries: list[dict] = []
-    stopped_after = None
-    for index, step_id in enumerate(steps, 1):
-        if stopped_after:
-            result = StepResult(step_id, STEPS[step_id].title).finish(
-                SKIPPED, f"not run: stopped after {stopped_after} failed (use --keep-going to run the rest)")
-            entries.append({"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0})
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
             continue
-        entry = _execute(pm, step_id, params, run_dir, options.cell_timeout)
-        entries.append(entry)
-        # Later steps read what earlier ones concluded (statuses only: no secret, no evidence).
-        context.write_text(json.dumps({"steps": {e["result"]["step"]: {"status": e["result"]["status"]}
-                                                 for e in entries}}), encoding="utf-8")
-        r = entry["result"]
-        _say(out, f"[{index}/{len(steps)}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  {r['summary']}")
-        if r["status"] == FAILED and not options.keep_going:
-            stopped_after = step_id
-    return entries
-
-
-def _record(run_dir, tenant_dir, params, entries, secrets, started, out, emulator) -> RunOutcome:
-    """Scrub and scan the notebooks and the log, write the summaries (scrubbed and scanned too), history."""
-    statuses = [e["result"]["status"] for e in entries]
-    exit_code = EXIT_FAILED if FAILED in statuses else EXIT_ACTION if ACTION_REQUIRED in statuses else EXIT_OK
-    leaks = scrub_and_scan(sorted(run_dir.glob("*.ipynb")) + [run_dir / "run.log"], secrets)
-    summary = {
-        "run_id": run_dir.name, "tenant": params.effective_scope,
-        "target": {"address": params.base_url, "emulator": emulator},
-        "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - started, 2), "exit_code": exit_code, "exit_meaning": EXIT_MEANINGS[exit_code],
-        "parameters": params.public(), "steps": entries, "versions": versions(), "run_by": who(),
-        "report": str(run_dir / "summary.html"), "secret_scan": "clean",
-    }
-    if leaks:
-        summary.update(exit_code=EXIT_FAILED, exit_meaning="secret scan failed: a secret survived scrubbing",
-                       secret_scan=leaks)
-    write_json(run_dir / "summary.json", summary)
-    write_html(run_dir / "summary.html", summary)
-    late = scrub_and_scan([run_dir / "summary.json", run_dir / "summary.html"], secrets)
-    if late:
-        leaks.update(late)
-        summary["exit_code"] = EXIT_FAILED
-    append_history(tenant_dir / "history.csv", summary)
-    for name, kinds in leaks.items():
-        _say(out, f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}")
-    _say(out, f"Exit {summary['exit_code']}: {summary['exit_meaning']}")
-    _say(out, f"Report: {run_dir / 'summary.html'}")
-    return RunOutcome(summary["exit_code"], run_dir, summary)
+        if fields[1] == me and b"ipykernel" in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
 
 
 def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeout: int) -> dict:
@@ -297,7 +538,7 @@ def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeou
                             shutdown_kernel="immediate")
     except pm.PapermillExecutionError as exc:
         failure = f"cell [{exc.exec_count}] (cell {exc.cell_index + 1} of the notebook) raised {exc.ename}: {exc.evalue}"
-    except (RunbookError, OSError, RuntimeError, TimeoutError) as exc:
+    except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
         failure = f"the notebook could not run: {type(exc).__name__}: {exc}"
     results = read_results(output) if output.exists() else []
     if results:

@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 
 MASK = "********"
+# Shorter secrets are refused: they cannot be told from ordinary words, so they could not be
+# scrubbed from records reliably (and no real API secret is that short).
+MIN_SECRET_LENGTH = 8
 
 
 class Secret:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import getpass
 import html
 import json
@@ -16,8 +15,10 @@ from . import __version__
 from .report import COLOURS, format_value
 from .steps import STEPS
 
-EXIT_MEANINGS = {0: "all steps ok, changed or skipped", 1: "a step failed", 2: "a person must act (action-required)",
-                 3: "bad parameters or missing secrets: no step ran", 4: "another run for this tenant holds the lock"}
+EXIT_MEANINGS = {0: "all steps ok, changed or skipped", 1: "a step failed (or the record could not be completed)",
+                 2: "a person must act (action-required)", 3: "bad parameters or missing secrets: no step ran",
+                 4: "another run for this tenant holds the lock: nothing was done",
+                 5: "interrupted by a signal (SIGTERM, SIGINT or SIGHUP): the record covers what ran"}
 PACKAGES = ("papermill", "nbclient", "nbformat", "ipykernel", "ipywidgets", "requests", "pandas", "Flask", "phonenumbers")
 
 
@@ -94,21 +95,17 @@ Versions: {html.escape(', '.join(f'{k} {v}' for k, v in summary['versions'].item
 
 
 HISTORY_FIELDS = ["run_id", "started_at", "exit_code", "outcome", "duration_s", "dry_run", "practice_mode",
-                  *STEPS.keys(), "report"]
+                  *STEPS.keys(), "pending_send", "report"]
 
 
-def append_history(path: Path, summary: dict) -> None:
+def history_row(summary: dict) -> dict:
+    """One run as a row of the tenant's history.csv (record.append_history chains it)."""
     statuses = {entry["result"]["step"]: entry["result"]["status"] for entry in summary["steps"]}
-    row = {"run_id": summary["run_id"], "started_at": summary["started_at"], "exit_code": summary["exit_code"],
-           "outcome": summary["exit_meaning"], "duration_s": f"{summary['duration_s']:.1f}",
-           "dry_run": summary["parameters"].get("dry_run"), "practice_mode": summary["parameters"].get("practice_mode"),
-           "report": summary["report"], **{step: statuses.get(step, "") for step in STEPS}}
-    new = not path.exists()
-    with path.open("a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    return {"run_id": summary["run_id"], "started_at": summary["started_at"], "exit_code": summary["exit_code"],
+            "outcome": summary["exit_meaning"], "duration_s": f"{summary['duration_s']:.1f}",
+            "dry_run": summary["parameters"].get("dry_run"), "practice_mode": summary["parameters"].get("practice_mode"),
+            "pending_send": summary.get("pending_send") or "", "report": summary["report"],
+            **{step: statuses.get(step, "") for step in STEPS}}
 
 
 def history_table(out_dir: Path, tenant: str | None = None, limit: int = 10) -> str:

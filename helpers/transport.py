@@ -52,20 +52,50 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalise_host(host: str) -> str:
+    """Host names compare case-insensitively and may end with the root's dot: one spelling each."""
+    return host.strip().lower().rstrip(".")
+
+
+def is_host_name(host: str) -> bool:
+    """A DNS name of letter-digit-hyphen labels, or an IP address."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    labels = normalise_host(host).split(".")
+    return 0 < len(host) <= 253 and all(HOST_LABEL.match(label) for label in labels)
+
+
 def check_base_url(url: str, parameter: str = "tenant_url") -> str:
-    """Return the URL without a trailing slash, or raise ParameterError saying what to fix."""
-    parts = urlsplit(str(url).strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ParameterError(parameter, f"{url!r} is not an http(s) URL",
-                             "give the tenant address, e.g. https://example.brightpattern.com")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ParameterError(parameter, f"plain http is refused for {parts.hostname!r} (credentials would travel in clear)",
-                             "use https://, or http:// only for a loopback emulator such as http://127.0.0.1:8765")
+    """Return the URL without a trailing slash, or raise ParameterError saying what to fix.
+    The message never repeats the value: a parameter may hold a secret pasted by mistake."""
+    example = "give the tenant address, e.g. https://example.brightpattern.com"
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port  # raises for a port out of range
+        host = parts.hostname
+    except ValueError:
+        raise ParameterError(parameter, "is not a valid URL (a bracket, port or character is wrong)", example) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ParameterError(parameter, "is not an http(s) URL", example)
+    if not is_host_name(host):
+        raise ParameterError(parameter, "does not name a valid host (letters, digits, hyphens and dots only)", example)
+    if port == 0:
+        raise ParameterError(parameter, "has port 0", "give a port from 1 to 65535, or none")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ParameterError(parameter, "uses plain http for a host that is not loopback (credentials would travel "
+                             "in clear)", "use https://, or http:// only for a loopback emulator such as "
+                             "http://127.0.0.1:8765")
     if parts.query or parts.fragment or (parts.path not in ("", "/")):
-        raise ParameterError(parameter, f"{url!r} has a path, query or fragment",
+        raise ParameterError(parameter, "has a path, query or fragment",
                              "give only scheme, host and port, e.g. https://example.brightpattern.com")
     if parts.username or parts.password:
-        raise ParameterError(parameter, "the URL carries credentials", "remove user:password@ from the URL")
+        raise ParameterError(parameter, "carries credentials (user:password@)", "remove user:password@ from the URL")
     return f"{parts.scheme}://{parts.netloc}"
 
 

@@ -123,11 +123,14 @@ class TestPhonesAndTeams:
 
 class TestSms:
     def test_privilege_probe(self, emulator, console, admin):
+        from helpers.steps.checks import probe_sms_api
         admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
         client = make_client(emulator, API_USER, console.generate_secret(API_USER))
-        assert client.sms.has_privilege() is False
+        assert probe_sms_api(client).verdict == "no-privilege"
         console.grant(SMS_ROLE)
-        assert client.sms.has_privilege() is True
+        probe = probe_sms_api(client)
+        assert (probe.verdict, probe.answer, probe.content_type) == ("accepted", "HTTP 404", "application/json")
+        assert not [m for m in console.tenant_state()["messages"]]  # nothing was sent
 
     def test_send_and_follow_to_delivered(self, api):
         sent = api.sms.send("+15551234567", SMS_NUMBER, "hello")

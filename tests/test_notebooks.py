@@ -116,7 +116,7 @@ def test_bad_parameter_is_recorded_with_its_fix(kernel_env, tmp_path):
     results, error = execute("05_chat_service", tmp_path, access_number=16502505674)
     assert error is not None
     assert results[0].status == "failed"
-    assert results[0].summary == ("bad parameter: parameter 'access_number': 16502505674 was read as a number, not text. "
+    assert results[0].summary == ("bad parameter: parameter 'access_number': was read as a number, not text. "
                                   "Fix: quote it in the YAML file, e.g. access_number: \"+16502505674\"")
 
 

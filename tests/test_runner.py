@@ -17,6 +17,7 @@ import yaml
 
 from emulator import EmulatorServer
 from emulator.store import DEFAULT_SEED
+from helpers.record import verify
 from helpers.runner import RunOptions, run, tenant_folder
 from helpers.scrub import Scrubber
 from helpers.secrets import write_private_json
@@ -93,7 +94,7 @@ def test_demo_run_exit_0_with_a_readable_report(tmp_path):
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
         ["00_preflight.ipynb", "01_grant_privilege.ipynb", "02_define_user.ipynb", "03_api_secret.ipynb",
          "04_access_token.ipynb", "05_chat_service.ipynb", "06_smoke_test.ipynb", "run.log", "summary.html",
-         "summary.json"])
+         "summary.json", "manifest.json"])
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["exit_code"] == 0 and summary["secret_scan"] == "clean"
     assert summary["versions"]["papermill"] == "2.7.0" and summary["run_by"]["user"]
@@ -104,6 +105,8 @@ def test_demo_run_exit_0_with_a_readable_report(tmp_path):
     assert "[7/7] 06_smoke_test" in printed
     history = (run_dir.parent / "history.csv").read_text().splitlines()
     assert len(history) == 2 and history[1].startswith(run_dir.name + ",")
+    assert history[0].endswith("manifest_sha256,prev_hash,row_hash")
+    assert verify(run_dir.parent) == []
     # The generated secrets went through a private handoff file that is gone after the run.
     assert list((tmp_path / "private").iterdir()) == []
 
@@ -157,9 +160,12 @@ def test_stops_at_first_failure_unless_keep_going(tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [
-    ("access_number: 16502505674\n", "parameter 'access_number': 16502505674 was read as a number, not text"),
+    ("access_number: 16502505674\n", "parameter 'access_number': was read as a number, not text"),
     ("client_secret: abc\n", "parameter 'client_secret': secrets are never parameters"),
-    ("tenant_url: http://example.com\n", "parameter 'tenant_url': plain http is refused"),
+    ("tenant_url: http://example.com\n", "parameter 'tenant_url': uses plain http for a host that is not loopback"),
+    ("scope: ..\n", "parameter 'scope': is not a host name"),
+    ("connect_timeout: .nan\n", "parameter 'connect_timeout': is not a finite number"),
+    ("", "parameter '--params': "),
     ("colour: blue\n", "parameter 'colour': is not a runbook parameter"),
     ("role: [unclosed\n", "parameter '--params'"),
 ])
@@ -215,8 +221,10 @@ def test_a_secret_that_survives_scrubbing_fails_the_run_and_names_the_file(tmp_p
         outcome, printed = go(tmp_path, write_params(tmp_path, smoke_message=f"oops {CANARY_API}", smoke_test=True),
                               only=["6"])
     assert outcome.exit_code == 1
-    assert re.search(r"error: secret scan: known secret, token-shaped string survived in .*06_smoke_test\.ipynb", printed)
+    assert re.search(r"error: secret scan: known secret, part of a known secret, token-shaped string survived in "
+                     r".*06_smoke_test\.ipynb; the file was withheld", printed)
     assert CANARY_API not in printed
+    assert CANARY_API not in (outcome.run_dir / "06_smoke_test.ipynb").read_text()
 
 
 def test_dry_run_changes_nothing_on_the_tenant(tmp_path):

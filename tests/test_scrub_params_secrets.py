@@ -9,7 +9,7 @@ import pytest
 
 from helpers.errors import ParameterError
 from helpers.params import RunbookParams, load, validate
-from helpers.scrub import REDACTED, Scrubber, scrub_and_scan
+from helpers.scrub import REDACTED, Scanner, Scrubber, scrub_and_scan
 from helpers.secrets import Secret, SecretStore, read_handoff, write_private_json
 
 SECRET = "s3cr3t-Value/with+chars=="
@@ -29,10 +29,10 @@ def notebook_with_leaks(path):
 def test_scrubber_cleans_sources_outputs_metadata_and_widget_state(tmp_path):
     path = tmp_path / "nb.ipynb"
     notebook_with_leaks(path)
-    scrubber = Scrubber([SECRET])
-    assert set(scrubber.leaks(path)) == {"widget state"}
+    scrubber, scanner = Scrubber([SECRET]), Scanner([SECRET])
+    assert set(scanner.leaks(path)) == {"widget state", "known secret", "part of a known secret", "token-shaped string"}
     scrubber.file(path)
-    assert scrubber.leaks(path) == []
+    assert scanner.leaks(path) == []
     nb = json.loads(path.read_text())
     assert "widgets" not in nb["metadata"]
     assert nb["metadata"]["papermill"]["parameters"]["note"] == REDACTED
@@ -50,24 +50,40 @@ def test_scrubber_catches_encoded_forms(tmp_path):
 def test_scan_reports_survivors_without_values(tmp_path):
     log = tmp_path / "run.log"
     log.write_text(f"leak {SECRET}")
-    assert Scrubber([SECRET]).leaks(log) == ["known secret"]
+    assert Scanner([SECRET]).leaks(log) == ["known secret", "part of a known secret"]
 
 
 def test_short_values_are_not_treated_as_secrets():
-    assert Scrubber(["abc", ""]).values == []
+    assert Scrubber(["abc", "", "seven77"]).values == []
 
 
 @pytest.mark.parametrize("values,parameter,problem", [
     ({"access_number": "6502505674"}, "access_number", "no leading '+'"),
     ({"access_number": "+1650"}, "access_number", "not a possible phone number"),
-    ({"test_destination": "+1 abc"}, "test_destination", "not a phone number"),
+    ({"test_destination": "+1 abc"}, "test_destination", "contains letters"),
+    ({"test_destination": "+1 (((("}, "test_destination", "not a phone number"),
+    ({"access_number": "+1650CALLNOW"}, "access_number", "contains letters"),
     ({"tenant_url": "https://x.example.com/configapi"}, "tenant_url", "has a path"),
     ({"scope": "bad scope"}, "scope", "is not a host name"),
     ({"role": "  "}, "role", "is empty"),
     ({"api_user": "has space"}, "api_user", "not a valid login ID"),
     ({"admin_user": "api.sms"}, "admin_user", "same user as api_user"),
     ({"smoke_test": "maybe"}, "smoke_test", "is not true or false"),
-    ({"smoke_timeout": -1}, "smoke_timeout", "is not positive"),
+    ({"smoke_timeout": -1}, "smoke_timeout", "is out of range"),
+    ({"read_timeout": float("nan")}, "read_timeout", "is not a finite number"),
+    ({"read_timeout": "inf"}, "read_timeout", "is not a finite number"),
+    ({"connect_timeout": 10 ** 400}, "connect_timeout", "is not a number"),
+    ({"connect_timeout": 301}, "connect_timeout", "is out of range"),
+    ({"poll_interval": 90, "smoke_timeout": 60}, "poll_interval", "is longer than smoke_timeout"),
+    ({"tenant_url": "http://[::1"}, "tenant_url", "is not a valid URL"),
+    ({"tenant_url": "https://acme.example.com:70000"}, "tenant_url", "is not a valid URL"),
+    ({"tenant_url": "https://acme.example.com:0"}, "tenant_url", "has port 0"),
+    ({"tenant_url": "https://acme example.com"}, "tenant_url", "does not name a valid host"),
+    ({"tenant_url": "https://user:pw@acme.example.com"}, "tenant_url", "carries credentials"),
+    ({"scope": "acme_tenant!"}, "scope", "is not a host name"),
+    ({1: "x"}, "<a int key>", "is not a parameter name"),
+    ({"A1b2" * 10: "x"}, "<a key of 40 characters>", "is not a runbook parameter"),
+    ({"role": ["a", "b"]}, "role", "is not text (it is a list)"),
     ({"ca_bundle": "/nope.pem"}, "ca_bundle", "is not a file"),
     ({"api_password": "x"}, "api_password", "secrets are never parameters"),
     ({"smoke_message": "A1b2" * 16}, "smoke_message", "shaped like an API secret or token"),
@@ -79,6 +95,49 @@ def test_parameter_errors_name_parameter_problem_and_fix(values, parameter, prob
     assert info.value.parameter == parameter
     assert problem in info.value.problem
     assert info.value.fix
+
+
+CANARY = "CANARYq9w8e7r6t5y4u3i2o1p0a9s8d7f6g5h4"
+
+
+@pytest.mark.parametrize("name,bad", [
+    ("tenant_url", f"https://{CANARY}:70000"), ("tenant_url", f"http://[{CANARY}"), ("scope", f"{CANARY}!"),
+    ("api_user", f"{CANARY} x"), ("admin_user", f"{CANARY}/"), ("access_number", f"+1{CANARY}"),
+    ("test_destination", CANARY), ("smoke_timeout", CANARY), ("smoke_test", CANARY), ("ca_bundle", f"/{CANARY}"),
+    ("smoke_message", CANARY), ("role", CANARY),
+])
+def test_no_error_message_quotes_the_value(name, bad):
+    """A value may be a secret pasted into the wrong line: messages name the problem, never the value."""
+    with pytest.raises(ParameterError) as info:
+        validate({name: bad})
+    assert "CANARY" not in str(info.value) and "q9w8e7" not in str(info.value)
+
+
+def test_scope_is_normalised_so_one_tenant_has_one_record():
+    assert validate({"scope": "Acme.BrightPattern.com."}).effective_scope == "acme.brightpattern.com"
+    assert validate({"tenant_url": "https://ACME.brightpattern.com"}).effective_scope == "acme.brightpattern.com"
+
+
+def test_long_login_ids_are_not_called_secrets():
+    long_login = "integration.user.for.the.sms.gateway.2026"
+    assert validate({"api_user": long_login}).api_user == long_login
+    assert validate({"api_user": "A" * 40}).api_user == "A" * 40
+
+
+@pytest.mark.parametrize("content,problem", [
+    (b"", "is empty"),
+    (b"# only a comment\n", "is empty"),
+    (b"role: SMS API\nrole: Other\n", "the key role appears twice (line 2)"),
+    (b"role: caf\xe9\n", "is not UTF-8 text"),
+    (b"- a\n- b\n", "not a mapping"),
+    (b"{1: 2}\n", "is not a parameter name"),
+])
+def test_parameter_files_that_are_not_usable(tmp_path, content, problem):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ParameterError) as info:
+        load(path)
+    assert problem in str(info.value) and info.value.fix
 
 
 def test_parameters_are_normalised():

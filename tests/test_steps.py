@@ -417,3 +417,81 @@ def test_a_scheduled_run_catches_drift(ready, console, drift, step, expected):
     assert results[step].status == "action-required", results[step]
     assert expected in results[step].summary
     assert "failed" not in {r.status for r in results.values()}
+
+
+# ------------------------------------------------------------------ step 06: never a second text by accident
+@pytest.fixture
+def sending(ready, tmp_path):
+    ready["BP_RUNBOOK_PENDING_SEND"] = str(tmp_path / "pending-send.json")
+    return ready
+
+
+def messages(console) -> list[dict]:
+    return console.tenant_state()["messages"]
+
+
+def settled(condition, limit: float = 10.0) -> None:
+    """Wait for another thread's work to show (not a timing assumption: it returns as soon as it does)."""
+    import time
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "the emulator did not finish the request"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("fault,stored", [
+    ({"kind": "drop"}, 1),                                            # processed, then the line drops
+    ({"kind": "status", "status": 503}, 0),                           # a 5xx: nobody knows
+    ({"kind": "answer", "status": 200, "body": "<html>ok</html>", "content_type": "text/html"}, 0),  # unreadable 200
+    ({"kind": "answer", "status": 200, "body": {"status": "queued"}}, 0),  # a 200 naming no message
+    ({"kind": "latency", "seconds": 1.0}, 1),                         # processed after the client gave up
+])
+def test_a_text_that_may_have_gone_out_is_never_sent_again(sending, console, tmp_path, fault, stored):
+    console.fault(method="POST", path_prefix="/clientweb/smsapi/v1/Messages", **fault)
+    first = run("06_smoke_test", sending, smoke_test=True, read_timeout=0.3)
+    assert first.status == "failed", first.summary
+    assert first.summary.startswith("the test message may have been sent: Send Message answered ")
+    assert first.summary.endswith("; it was not sent again")
+    assert "may have been sent" in first.evidence
+    # The emulator may still be working on a request the client gave up on: wait for it to finish.
+    settled(lambda: len([e for e in console.requests() if e["method"] == "POST" and e["path"].endswith("/Messages")]) == 1)
+    assert len(messages(console)) == stored
+    ledger = json.loads((tmp_path / "pending-send.json").read_text())
+    assert ledger["sid"] is None and ledger["to"] == "+15551234567"
+
+    second = run("06_smoke_test", sending, smoke_test=True)
+    assert second.status == "action-required"
+    assert "its fate is unknown, so no new text was sent" in second.summary
+    assert any("--resend-unconfirmed" in a for a in second.actions)
+    assert len(messages(console)) == stored
+
+    third = run("06_smoke_test", sending, smoke_test=True, resend_unconfirmed=True)
+    assert third.status == "ok" and len(messages(console)) == stored + 1
+    assert not (tmp_path / "pending-send.json").exists()
+
+
+def test_a_known_sid_is_looked_up_before_the_next_text(sending, console, tmp_path):
+    (tmp_path / "pending-send.json").write_text(json.dumps({"sid": None, "to": "+15551234567", "at": "t"}))
+    run("06_smoke_test", sending, smoke_test=True, resend_unconfirmed=True)
+    sid = messages(console)[0]["sid"]
+    (tmp_path / "pending-send.json").write_text(json.dumps({"sid": sid, "to": "+15551234567", "at": "t",
+                                                            "answer": "sent, status queued"}))
+    r = run("06_smoke_test", sending, smoke_test=True)
+    assert r.status == "ok"
+    assert r.evidence["earlier text"] == f"sid {sid}: delivered (Get Message)"
+    assert len(messages(console)) == 2
+
+
+def test_sent_is_never_counted_as_delivered(sending):
+    r = run("06_smoke_test", sending, smoke_test=True, test_destination="+15005550006", smoke_timeout=1,
+            poll_interval=0.5)
+    assert (r.status, r.summary) == ("failed", "no delivery confirmation within 1 s (last status: sent; queued -> sent)")
+
+
+def test_a_refused_send_says_nothing_was_sent(sending, console, tmp_path):
+    console.set_outbound("SMS Chat", [])
+    r = run("06_smoke_test", sending, smoke_test=True)
+    assert r.status == "action-required"
+    assert r.summary.startswith("the tenant refused the test message (HTTP 400: From")
+    assert r.summary.endswith("nothing was sent")
+    assert not (tmp_path / "pending-send.json").exists()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from ..auth import AuthenticatedSession
-from ..errors import NotFoundError, PermissionDeniedError
+from ..errors import ApiError
+from ..transport import decode_json
 
 BASE = "/clientweb/smsapi/v1"
 FINAL_STATUSES = frozenset({"delivered", "failed", "received"})
@@ -33,16 +33,24 @@ class Message:
     def from_payload(cls, payload: dict) -> Message:
         # Quirk: Get Message answers "sid": null; the id is still the last part of "uri".
         sid = payload.get("sid") or str(payload.get("uri") or "").rstrip("/").rsplit("/", 1)[-1]
-        return cls(sid=sid, status=str(payload.get("status")), to=str(payload.get("to")),
+        return cls(sid=str(sid), status=str(payload.get("status")), to=str(payload.get("to")),
                    from_=str(payload.get("from")), body=payload.get("body") or "",
-                   direction=str(payload.get("direction")), num_segments=int(payload.get("num_segments") or 1),
-                   num_media=int(payload.get("num_media") or 0), date_created=payload.get("date_created"),
+                   direction=str(payload.get("direction")), num_segments=_count(payload.get("num_segments"), 1),
+                   num_media=_count(payload.get("num_media"), 0), date_created=payload.get("date_created"),
                    date_sent=payload.get("date_sent"), error_code=payload.get("error_code"),
                    error_message=payload.get("error_message"), raw=payload)
 
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+def _count(value, default: int) -> int:
+    """Counts arrive as strings ("1"); a value that is not a count is not worth failing for."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,23 @@ class SmsApi:
             payload["MediaURLs"] = list(media_urls)
         if status_callback:
             payload["StatusCallback"] = status_callback
-        return Message.from_payload(self.session.json("POST", f"{BASE}/Messages", json_body=payload, idempotent=False))
+        path = f"{BASE}/Messages"
+        response = self.session.request("POST", path, json_body=payload, idempotent=False)
+        return self._message(response, "POST", path)
 
     def get(self, sid: str) -> Message:
-        return Message.from_payload(self.session.json("GET", f"{BASE}/Messages/{sid}"))
+        path = f"{BASE}/Messages/{sid}"
+        return self._message(self.session.request("GET", path), "GET", path)
+
+    @staticmethod
+    def _message(response, method: str, path: str) -> Message:
+        """A message object, or ApiError (with the status that arrived) when the answer names none."""
+        answer = decode_json(response, method, path)
+        message = Message.from_payload(answer) if isinstance(answer, dict) else None
+        if message is None or not message.sid:
+            raise ApiError("the answer names no message (no sid and no uri)", method=method, path=path,
+                           status=response.status_code, content_type=response.headers.get("Content-Type"))
+        return message
 
     def wait_for_final(self, sid: str, *, timeout: float = 60.0, interval: float = 2.0, sleep=time.sleep,
                        clock=time.monotonic, on_change=None) -> tuple[Message, list[StatusChange]]:
@@ -92,16 +113,3 @@ class SmsApi:
     def set_msg_receiver(self, url: str, number: str) -> dict:
         return self.session.json("POST", f"{BASE}/SetMsgReceiver", json_body={"url": url, "number": number},
                                  idempotent=True)
-
-    def has_privilege(self) -> bool:
-        """Probe without sending anything: Get Message of an id that cannot exist.
-
-        404 means the token's user may use the SMS/MMS API; 403 means the privilege is missing.
-        """
-        try:
-            self.get(f"probe-{uuid.uuid4()}")
-        except NotFoundError:
-            return True
-        except PermissionDeniedError:
-            return False
-        return True

@@ -1,10 +1,22 @@
-"""06: one real text, followed with Get Message. Off unless smoke_test is true."""
+"""06: one real text, followed with Get Message. Off unless smoke_test is true.
+
+Never a second text by accident: Send Message is never repeated automatically, and when its
+answer is lost the step records that the text may have gone out (helpers.sends). The next run
+resolves that entry first and sends nothing while its fate is unknown, unless the operator says
+so with resend_unconfirmed (`--resend-unconfirmed`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from .. import sends
 from ..api.sms import StatusChange
+from ..errors import ApiError
 from ..results import ACTION_REQUIRED, FAILED, OK, SKIPPED, StepResult
+from . import instructions
 from .context import StepContext
+
+CARRIER_USAGE = "the tenant's Carrier Usage report (Bright Pattern's only record of API-sent messages)"
 
 
 def smoke_test(ctx: StepContext) -> StepResult:
@@ -17,11 +29,29 @@ def smoke_test(ctx: StepContext) -> StepResult:
     if client is None:
         r.actions = ["Complete step 03 (hand over the API secret) first."]
         return r.finish(ACTION_REQUIRED, "no API secret: the smoke test cannot send")
-    sent = client.sms.send(p.test_destination, p.access_number, p.smoke_message)
+    ledger = sends.ledger_path(p.effective_scope, ctx.environ)
+    blocked = _resolve_pending(ctx, r, client, ledger)
+    if blocked is not None:
+        return blocked
+
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    entry = {"to": p.test_destination, "from": p.access_number, "at": at}
+    try:
+        sent = client.sms.send(p.test_destination, p.access_number, p.smoke_message)
+    except ApiError as exc:
+        return _send_failed(ctx, r, ledger, entry, exc)
+    # Known to be at the tenant from here on: kept in the ledger until Get Message has answered for it.
+    sends.write(ledger, {**entry, "sid": sent.sid, "answer": f"sent, status {sent.status}"})
     r.changed.append(f"sent one test message to {p.test_destination}")
     r.evidence["sid"] = sent.sid
-    message, timeline = client.sms.wait_for_final(sent.sid, timeout=p.smoke_timeout, interval=p.poll_interval,
-                                                  sleep=ctx.sleep)
+    try:
+        message, timeline = client.sms.wait_for_final(sent.sid, timeout=p.smoke_timeout, interval=p.poll_interval,
+                                                      sleep=ctx.sleep)
+    except ApiError as exc:
+        r.actions = [f"Nothing more is sent: the next run looks the message up (sid {sent.sid}) first."]
+        return r.finish(FAILED, f"the test message was sent (sid {sent.sid}), but Get Message answered {exc.answer} "
+                                f"({exc.detail}): its outcome is unknown")
+    sends.clear(ledger)
     if timeline and timeline[0].status == sent.status:
         timeline = timeline[1:]  # the first read found it where the send left it
     changes = [StatusChange(0.0, sent.status)] + timeline
@@ -32,4 +62,62 @@ def smoke_test(ctx: StepContext) -> StepResult:
         return r.finish(OK, f"test message delivered to {p.test_destination} ({path})")
     if message.status == "failed":
         return r.finish(FAILED, f"test message failed: {message.error_code} {message.error_message} ({path})")
+    # "sent" is handed to the carrier, not delivered: never counted as delivery.
     return r.finish(FAILED, f"no delivery confirmation within {p.smoke_timeout:g} s (last status: {message.status}; {path})")
+
+
+def _resolve_pending(ctx: StepContext, r: StepResult, client, ledger) -> StepResult | None:
+    """Settle the text an earlier run may have sent; a verdict when this run must not send."""
+    p = ctx.params
+    pending = sends.read(ledger)
+    if pending is None:
+        return None
+    r.observed["earlier text"] = sends.describe(pending)
+    if pending.get("sid"):
+        try:
+            message = client.sms.get(pending["sid"])
+        except ApiError as exc:
+            if not p.resend_unconfirmed:
+                r.actions = [f"Check {CARRIER_USAGE} or the handset {pending.get('to')}.",
+                             "Then re-run with --resend-unconfirmed (resend_unconfirmed = True) to send a new text."]
+                return r.finish(FAILED, f"an earlier text (sid {pending['sid']}) could not be looked up: Get Message "
+                                        f"answered {exc.answer}; nothing new was sent")
+            r.notes.append(f"The earlier text (sid {pending['sid']}) could not be looked up ({exc.answer}); "
+                           "sending again as resend_unconfirmed asks.")
+        else:
+            r.evidence["earlier text"] = f"sid {pending['sid']}: {message.status} (Get Message)"
+        sends.clear(ledger)
+        return None
+    if not p.resend_unconfirmed:
+        r.actions = [f"Check {CARRIER_USAGE} or the handset {pending.get('to')} for a text sent at {pending.get('at')}.",
+                     "If it did not arrive (or you accept a second one), re-run with --resend-unconfirmed "
+                     "(in the notebook: resend_unconfirmed = True)."]
+        return r.finish(ACTION_REQUIRED, f"an earlier run's text may have been sent ({sends.describe(pending)}): its "
+                                         "fate is unknown, so no new text was sent")
+    r.notes.append(f"The operator chose to send again although an earlier text may have gone out: "
+                   f"{sends.describe(pending)}.")
+    sends.clear(ledger)
+    return None
+
+
+def _send_failed(ctx: StepContext, r: StepResult, ledger, entry: dict, exc: ApiError) -> StepResult:
+    p = ctx.params
+    refused = exc.status is not None and 400 <= exc.status < 500
+    if refused:  # the tenant answered that it did not take the message (429 was retried already)
+        r.evidence["Send Message"] = f"refused: {exc.answer}: {exc.detail}"
+        if exc.status in (401, 403):
+            r.actions = instructions.grant_privilege(p) if exc.status == 403 else instructions.sms_api_refuses_token(p)
+        elif exc.status == 400:
+            r.actions = [f"Check that {p.access_number} is the outbound chat account of a chat service (step 05) and "
+                         f"that {p.test_destination} is a valid destination."]
+        return r.finish(FAILED if not r.actions else ACTION_REQUIRED,
+                        f"the tenant refused the test message ({exc.answer}: {exc.detail}); nothing was sent")
+    # No answer, a timeout, a 5xx or an unreadable 200: it may have been sent. Never sent again here.
+    sends.write(ledger, {**entry, "sid": None, "answer": f"{exc.answer}: {exc.detail}"})
+    r.evidence["Send Message"] = f"no verdict: {exc.answer}: {exc.detail}"
+    r.evidence["may have been sent"] = sends.describe({**entry, "sid": None, "answer": exc.answer})
+    r.actions = [f"Do not simply re-run: the text may have been sent. Check {CARRIER_USAGE} or the handset "
+                 f"{p.test_destination}.",
+                 "The next run will not send another text until you re-run with --resend-unconfirmed."]
+    return r.finish(FAILED, f"the test message may have been sent: Send Message answered {exc.answer} ({exc.detail}); "
+                            "it was not sent again")

@@ -34,6 +34,7 @@ COMMENTS = {
     "smoke_message": "text of the smoke-test message",
     "smoke_timeout": "seconds to wait for delivered/failed",
     "poll_interval": "seconds between Get Message polls",
+    "resend_unconfirmed": "True sends although an earlier text may have gone out",
     "practice_mode": "emulator only: do the admin-UI steps through the emulator console",
     "dry_run": "observe and report; change nothing",
     "ca_bundle": "PEM CA bundle for a tenant behind a private CA; empty: system trust",

@@ -1,0 +1,66 @@
+"""Interruption as a first-class outcome: SIGTERM (what `systemctl stop` sends), SIGINT (Ctrl-C) and
+SIGHUP stop the run with `Interrupted`, and the runner records what happened. While the runner
+cleans up, further signals are remembered but do not interrupt the cleanup: the private temp folder
+is always removed and the record always completed."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by the first signal. A BaseException, like KeyboardInterrupt, so
+    that no `except Exception` on the way swallows it."""
+
+    def __init__(self, signame: str):
+        super().__init__(signame)
+        self.signame = signame
+
+
+class SignalGuard:
+    def __init__(self):
+        self.received: list[str] = []
+        self._deferring = False
+        self._stop = threading.Event()  # for code that polls instead of being interrupted
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def signame(self) -> str | None:
+        return self.received[0] if self.received else None
+
+    def _handler(self, signum, _frame):
+        name = signal.Signals(signum).name
+        self.received.append(name)
+        self._stop.set()
+        if not self._deferring and len(self.received) == 1:
+            raise Interrupted(name)
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Handle the signals for the duration (main thread only; elsewhere the caller's own
+        handling stays in charge)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, self._handler) for s in SIGNALS}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    @contextlib.contextmanager
+    def deferring(self):
+        """Signals arriving inside this block are recorded, never raised."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False

@@ -1,0 +1,253 @@
+"""Layer 5, the paths around the normal one: a run that is interrupted, runs out of disk, meets bad
+input or an echoing tenant still leaves a complete, secret-free, tamper-evident record, and never
+shows a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+from emulator import EmulatorServer
+from emulator.store import DEFAULT_SEED
+from helpers.record import verify
+from helpers.runner import RunOptions, run
+from helpers.scrub import Scanner
+
+from .test_runner import CANARY_ADMIN, CANARY_API, go, write_params
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.notebooks
+
+
+def cli(tmp_path, *args, env=None, **kwargs) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "TMPDIR": str(private(tmp_path)), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=environ, timeout=300, **kwargs)
+
+
+def private(tmp_path) -> Path:
+    folder = tmp_path / "private"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def processes_with(marker: str) -> list[int]:
+    """Processes whose environment carries the marker: the run's own and the kernels it started."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+# ------------------------------------------------------------------ interruption
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
+def test_an_interrupted_run_leaves_a_complete_scanned_record(tmp_path, signum):
+    marker = f"BP_TEST_MARKER_{uuid.uuid4().hex}"
+    out = tmp_path / "outputs"
+    proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--emulator",
+                             "--out", str(out), "--log-level", "INFO"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TMPDIR": str(private(tmp_path)), marker: "1"})
+    lines = []
+    for line in proc.stdout:  # step 03 is running when the signal arrives
+        lines.append(line)
+        if "step 03_api_secret: started" in line:
+            break
+    proc.send_signal(signum)
+    rest, _ = proc.communicate(timeout=120)
+    printed = "".join(lines) + rest
+    name = signal.Signals(signum).name
+    assert proc.returncode == 5, printed
+    assert f"Interrupted by {name}" in printed and "Traceback" not in printed
+    run_dir = next((out / "emulator_example.brightpattern.com").glob("2*"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    statuses = [s["result"]["status"] for s in summary["steps"]]
+    assert statuses[:3] == ["ok", "changed", "changed"] and statuses[3] == "interrupted", statuses
+    assert set(statuses[4:]) == {"skipped"}
+    assert summary["interrupted"] == name and summary["exit_code"] == 5
+    assert f"the run was interrupted by {name}" in summary["steps"][-1]["result"]["summary"]
+    marked = json.loads((run_dir / "03_api_secret.ipynb").read_text())
+    assert marked["metadata"]["bp_runbook"] == {"interrupted": name}
+    assert (run_dir / "summary.html").exists() and verify(run_dir.parent) == []
+    assert list(private(tmp_path).iterdir()) == []  # the practice secrets' handoff folder is gone
+    assert processes_with(marker) == []  # no kernel left behind
+    # The lock was released: the next run goes ahead.
+    again = cli(tmp_path, "run", "--params", "params/demo.yaml", "--emulator", "--out", str(out), "--only", "0")
+    assert again.returncode == 0, again.stdout
+
+
+def test_a_second_signal_during_cleanup_still_removes_the_temp_folder(tmp_path):
+    out = tmp_path / "outputs"
+    proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--emulator",
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TMPDIR": str(private(tmp_path))})
+    for line in proc.stdout:
+        if line.startswith("[2/7]"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 5
+    assert list(private(tmp_path).iterdir()) == []
+    assert json.loads(next((out / "emulator_example.brightpattern.com").glob("2*/summary.json")).read_text())
+
+
+# ------------------------------------------------------------------ storage
+def test_a_full_disk_ends_in_one_line_and_as_much_record_as_fits(tmp_path):
+    out = tmp_path / "outputs"
+    tenant = out / "emulator_example.brightpattern.com"
+    tenant.mkdir(parents=True)
+    (tenant / "history.csv").symlink_to("/dev/full")  # every write there: "No space left on device"
+    proc = cli(tmp_path, "run", "--params", "params/demo.yaml", "--emulator", "--out", str(out), "--only", "0")
+    assert proc.returncode == 1
+    assert (f"error: the run record in {tenant}/" in proc.stdout
+            and "is incomplete: history.csv: No space left on device" in proc.stdout)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    run_dir = next(tenant.glob("2*"))
+    assert {"summary.json", "summary.html", "manifest.json", "00_preflight.ipynb"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_an_unwritable_records_folder_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = cli(tmp_path, "run", "--params", "params/demo.yaml", "--emulator", "--out", str(blocker / "x"))
+    assert proc.returncode == 3
+    assert "parameter '--out': cannot create" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ tamper evidence
+def test_verify_detects_a_changed_byte_an_edited_row_and_reordered_rows(tmp_path):
+    params = write_params(tmp_path, admin_user="")
+    for _ in range(2):
+        assert go(tmp_path, params, emulator=True, only=["1"])[0].exit_code == 2
+    tenant = tmp_path / "outputs" / "emulator_example.brightpattern.com"
+    assert cli(tmp_path, "verify", str(tenant)).returncode == 0
+    first, second = sorted(p for p in tenant.iterdir() if p.is_dir())
+
+    notebook = second / "01_grant_privilege.ipynb"
+    original = notebook.read_bytes()
+    notebook.write_bytes(original[:-2] + bytes([original[-2] ^ 1]) + original[-1:])
+    proc = cli(tmp_path, "verify", str(tenant))
+    assert proc.returncode == 1 and f"NOT intact: {second.name}/01_grant_privilege.ipynb was altered" in proc.stdout
+    notebook.write_bytes(original)
+
+    history = tenant / "history.csv"
+    rows = history.read_text().splitlines(keepends=True)
+    history.write_text(rows[0] + rows[1].replace(",2,", ",0,", 1) + rows[2])
+    proc = cli(tmp_path, "verify", str(tenant))
+    assert proc.returncode == 1 and "history.csv line 2" in proc.stdout and "the row was edited" in proc.stdout
+
+    history.write_text(rows[0] + rows[2] + rows[1])
+    proc = cli(tmp_path, "verify", str(tenant))
+    assert proc.returncode == 1 and "not chained to the row before it" in proc.stdout
+
+    history.write_text("".join(rows))
+    (first / "summary.json").unlink()
+    proc = cli(tmp_path, "verify", str(tenant))
+    assert proc.returncode == 1 and f"{first.name}/summary.json is missing" in proc.stdout
+
+
+# ------------------------------------------------------------------ inputs
+@pytest.mark.parametrize("args,message", [
+    (["--only", ""], "parameter '--only': names no step"),
+    (["--from", ""], "parameter '--from': names no step"),
+    (["--out", ""], "parameter '--out': is empty"),
+    (["--params", ""], "parameter '--params': is empty"),
+    (["--emulator-seed", "no-such-seed.yaml"], "parameter '--emulator-seed': cannot be used"),
+])
+def test_empty_and_missing_cli_values_exit_3(tmp_path, args, message):
+    base = ["run", "--params", "params/demo.yaml", "--emulator", "--out", str(tmp_path / "outputs")]
+    for i in range(0, len(args), 2):
+        if args[i] in base:
+            base[base.index(args[i]) + 1] = args[i + 1]
+        else:
+            base += args[i:i + 2]
+    proc = cli(tmp_path, *base)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert message in proc.stdout and "Fix:" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_secret_too_short_to_scrub_is_refused(tmp_path):
+    with mock.patch.dict(os.environ, {"BP_ADMIN_SECRET": "short7!"}):
+        outcome, printed = go(tmp_path, write_params(tmp_path), emulator=True)
+    assert outcome.exit_code == 3
+    assert "shorter than 8 characters" in printed and "short7!" not in printed
+
+
+def test_a_scope_that_climbs_out_of_the_records_folder_is_refused(tmp_path):
+    outcome, printed = go(tmp_path, write_params(tmp_path, scope=".."), emulator=True)
+    assert outcome.exit_code == 3 and "parameter 'scope': is not a host name" in printed
+    assert not (tmp_path / "history.csv").exists()
+
+
+def test_case_and_trailing_dot_share_one_tenant_record(tmp_path):
+    go(tmp_path, write_params(tmp_path, scope="Example.BrightPattern.com.", admin_user=""), emulator=True, only=["1"])
+    go(tmp_path, write_params(tmp_path, scope="example.brightpattern.com", admin_user=""), emulator=True, only=["1"])
+    tenants = [p.name for p in (tmp_path / "outputs").iterdir()]
+    assert tenants == ["emulator_example.brightpattern.com"]
+
+
+# ------------------------------------------------------------------ a tenant that echoes credentials
+SPECIAL_API = "CANARY-echo/api+Secret=with&<special>chars%2F'" + "x" * 10
+
+
+def echo_seed(tmp_path) -> Path:
+    seed = yaml.safe_load(DEFAULT_SEED.read_text())
+    tenant = seed["tenants"][0]
+    next(r for r in tenant["roles"] if r["name"] == "SMS API")["privileges"] = ["Use SMS/MMS API"]
+    next(u for u in tenant["users"] if u["loginId"] == "admin")["api_secret"] = CANARY_ADMIN
+    tenant["users"].append({"loginId": "api.sms", "firstName": "SMS", "lastName": "API", "team": "Admins",
+                            "roles": ["SMS API"], "api_secret": SPECIAL_API})
+    path = tmp_path / "echo-seed.yaml"
+    path.write_text(yaml.safe_dump(seed), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["raw", "html", "json", "repr", "url", "base64", "split", "tail"])
+def test_a_tenant_echoing_the_credential_leaves_no_trace_in_any_artifact(tmp_path, encoding):
+    with EmulatorServer(seed=str(echo_seed(tmp_path))) as server:
+        import requests
+        requests.post(f"{server.url}/_emulator/faults", json={"kind": "echo", "encoding": encoding, "count": 50,
+                                                               "path_prefix": "/configapi/v2/oauth/token"}, timeout=5)
+        env = {"BP_EMULATOR_URL": server.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": SPECIAL_API}
+        with mock.patch.dict(os.environ, env):
+            outcome, printed = go(tmp_path, write_params(tmp_path), only=["0,3"], keep_going=True)
+    scanner = Scanner([SPECIAL_API, CANARY_ADMIN])
+    files = [p for p in outcome.run_dir.iterdir() if p.is_file()]
+    assert len(files) >= 5
+    for path in files:
+        leaks = scanner.leaks(path)
+        if path.name == "manifest.json":  # it holds SHA-256 digests by design, and no secret form
+            leaks = [kind for kind in leaks if kind != "token-shaped string"]
+        assert leaks == [], (encoding, path.name)
+    assert scanner.text_leaks(printed) == [], encoding
+    refused = outcome.summary["steps"][0]["result"]["evidence"]["API user's secret"]
+    assert refused.startswith("refused for 'api.sms': HTTP 401: invalid credential presented: ")
+    assert outcome.summary["secret_scan"] == "clean" or outcome.exit_code == 1
+
+
+def test_no_traceback_for_an_unexpected_error(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"boom {CANARY_API}")
+
+    monkeypatch.setattr("helpers.runner.select_steps", boom)
+    with mock.patch.dict(os.environ, {"BP_API_SECRET": CANARY_API}):
+        out = io.StringIO()
+        outcome = run(RunOptions(params_path=write_params(tmp_path), out_dir=tmp_path / "o"), out)
+    assert outcome.exit_code == 1
+    assert out.getvalue().startswith("error: unexpected RuntimeError: boom ") and CANARY_API not in out.getvalue()
