@@ -1,7 +1,8 @@
 """The practice admin UI (/_emulator/ui/): in Debian's headless Chromium through ChromeDriver, an
 engineer follows the runbook's admin-UI instructions (steps 01, 02, 03 and 05) word for word, and
 the tenant APIs show each effect. Over plain HTTP: the JSON console still answers practice mode, the
-API secret is shown once, errors read as messages, foreign form posts are refused."""
+API secret is shown once, errors read as messages, foreign form posts are refused, and
+`python -m emulator` logs requests in plain text."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import html
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -288,3 +291,29 @@ def test_a_tenant_picker_when_several_tenants_are_served():
         assert re.findall(r'href="/_emulator/ui/tenants/([^/"]+)/"', picker.text) == ["one.example.com", "two.example.com"]
         roles = requests.get(f"{server.url}/_emulator/ui/tenants/two.example.com/roles", timeout=10).text
         assert "switch tenant" in roles and "two.example.com" in roles
+
+
+# ---------------------------------------------------------------------------------- the emulator's request log
+def test_python_m_emulator_logs_each_request_plainly_and_marks_server_errors():
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            assert line, "the emulator exited before printing its address"
+            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            url = found and found.group(1)
+        statuses = [requests.get(url + path, timeout=10).status_code for path in
+                    ("/_emulator/state", "/clientweb/smsapi/v1/Messages/x", "/configapi/v2/no-such-endpoint")]
+        assert statuses == [200, 401, 500]
+        lines = [proc.stderr.readline() for _ in statuses]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert all("\x1b" not in line for line in lines), lines  # no colour codes
+    assert '"GET /_emulator/state HTTP/1.1" 200' in lines[0] and "server error" not in lines[0]
+    assert '"GET /clientweb/smsapi/v1/Messages/x HTTP/1.1" 401' in lines[1] and "server error" not in lines[1]
+    assert '"GET /configapi/v2/no-such-endpoint HTTP/1.1" 500' in lines[2] and lines[2].rstrip().endswith("<- server error")
