@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
             say(f"error: no emulator answers at {url}, and this launcher starts one only on loopback. "
                 f"Start it there, or unset {EMULATOR_URL_ENV}.")
             return 2
-        from emulator import EmulatorServer  # only when needed: a reused emulator may be another checkout's
+        from emulator import EmulatorServer  # Flask and the store load only when an emulator is started
 
         try:
             server = EmulatorServer(parts.hostname, parts.port or 80, quiet=True).start()

@@ -249,6 +249,21 @@ def test_errors_read_as_messages(emulator, console):
         assert message in page.text
 
 
+def test_user_properties_change_roles_status_and_clear_a_lock_out(emulator, console):
+    console.lock("sheila.thomas")
+    page = requests.get(f"{emulator.url}{UI}/users/sheila.thomas", timeout=10).text
+    assert 'name="locked_out" checked' in page
+    saved = requests.post(f"{emulator.url}{UI}/users/sheila.thomas", data={"role": ["Agent", SMS_ROLE], "disabled": "on"},
+                          headers={"Origin": emulator.url}, timeout=10)  # "Locked out" unticked
+    assert "Saved user &#39;sheila.thomas&#39;: added role SMS API; disabled; lock-out cleared." in saved.text
+    user = next(u for u in console.tenant_state()["users"] if u["loginId"] == "sheila.thomas")
+    assert (user["roles"], user["disabled"], user["lockedOut"]) == (["Agent", SMS_ROLE], True, False)
+    unknown = requests.post(f"{emulator.url}{UI}/users/sheila.thomas", data={"role": "Supervisor"},
+                            headers={"Origin": emulator.url}, timeout=10)
+    assert "Not saved: role not found: Supervisor" in unknown.text
+    assert next(u for u in console.tenant_state()["users"] if u["loginId"] == "sheila.thomas")["roles"] == ["Agent", SMS_ROLE]
+
+
 def test_form_posts_must_come_from_the_ui_itself(emulator, console):
     url = f"{emulator.url}{UI}/users/admin/api-secret"
     for headers in ({}, {"Origin": "http://evil.example"}, {"Origin": "null"}, {"Referer": "http://evil.example/x"},
