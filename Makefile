@@ -13,7 +13,7 @@ help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
 	@echo "make test      run every test layer (emulator, client, notebooks via papermill and nbval, runner)"
 	@echo "make lint      ruff over the code"
-	@echo "make lab       open JupyterLab on notebooks/ (start 'make emulator' in another shell first)"
+	@echo "make lab       practise: JupyterLab on notebooks/ and the emulator with its practice admin UI (reused if running)"
 	@echo "make emulator  serve the practice tenant on http://127.0.0.1:$(PORT)"
 	@echo "make bench     print timing figures of the client and the runbook against the emulator"
 
@@ -38,8 +38,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Reuses an emulator already answering at $$BP_EMULATOR_URL (default :8765), else starts one for the session;
+# `make lab PORT=9000` looks for it on :9000 instead. LAB_ARGS go to JupyterLab (e.g. LAB_ARGS=--no-browser).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m helpers.lab $(if $(filter command line,$(origin PORT)),--emulator-port $(PORT)) $(LAB_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/python -m emulator --port $(PORT)

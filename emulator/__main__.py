@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     scope = scopes[0] if scopes else "<none>"
     print(f"Bright Pattern emulator listening on {url}  (practice and tests only)")
     print(f"  tenants (scope):      {', '.join(scopes) or 'none'}")
-    print(f"  console and state:    {url}/_emulator/  and  {url}/_emulator/state")
+    print(f"  practice admin UI:    {url}/_emulator/  (in a browser: Users & Teams, Services & Campaigns, ...)")
+    print(f"  console and state:    {url}/_emulator/  and  {url}/_emulator/state  (JSON)")
     print("  get the seeded admin's API secret (shown once, as in the admin UI):")
     print(f"    curl -s -X POST {url}/_emulator/tenants/{scope}/users/admin/api-secret")
     print("  then request a token with it:")

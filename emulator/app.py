@@ -10,12 +10,13 @@ from .errors import EmulatorError
 from .faults import FaultInjector, FaultMiddleware, Journal
 from .routes import config, oauth, sms
 from .store import Store
+from .ui import ui
 
 
 def create_app(store: Store | None = None) -> Flask:
     app = Flask("emulator")
     app.config.update(STORE=store or Store(), FAULTS=FaultInjector(), JOURNAL=Journal())
-    for blueprint in (oauth, sms, config, console):
+    for blueprint in (oauth, sms, config, console, ui):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(EmulatorError)

@@ -6,7 +6,7 @@ It does not exist on a real tenant; nothing in `helpers` may depend on it outsid
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 
 from .errors import BadRequest
 from .faults import CONSOLE_PREFIX
@@ -34,10 +34,17 @@ def tenant(scope: str) -> int:
 
 @console.get("/")
 def index():
-    return jsonify({"emulator": "Bright Pattern tenant emulator (practice and tests only)",
-                    "tenants": store().scopes(),
-                    "endpoints": sorted(str(r) for r in current_app.url_map.iter_rules()
-                                        if str(r).startswith(CONSOLE_PREFIX))})
+    # A browser (Accept prefers text/html) gets the practice admin UI; everything else, practice mode
+    # and tests included (requests sends */*), the JSON below.
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        response = redirect(url_for("ui.tenants"))
+    else:
+        response = jsonify({"emulator": "Bright Pattern tenant emulator (practice and tests only)",
+                            "tenants": store().scopes(),
+                            "endpoints": sorted(str(r) for r in current_app.url_map.iter_rules()
+                                                if str(r).startswith(CONSOLE_PREFIX))})
+    response.vary.add("Accept")
+    return response
 
 
 @console.post("/reset")
