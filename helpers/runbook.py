@@ -2,9 +2,12 @@
 
     nb = StepNotebook("01_grant_privilege", globals())   # the parameters cell's variables
     nb.form()                  # interactive form (inert headless)
-    result = nb.run()          # check, act, verify -> StepResult (never raises for expected failures)
-    nb.show(result)            # readable table + machine-readable record
+    result = nb.run()          # check, act, verify; shows the result (never raises for expected failures)
+    nb.verdict(result)         # the one-line verdict (what nbval compares)
     nb.raise_if_failed(result) # last cell: makes papermill mark a failed step
+
+One result per page: the result table and the verdict line are displays with fixed ids, and the
+form's button replaces them (and the notebook's `result`) instead of showing a second answer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 
 from .errors import ParameterError, RunbookError
 from .params import PARAMETER_NAMES, from_namespace
-from .report import show
+from .report import show, verdict_line
 from .results import FAILED, StepResult
 from .steps import STEPS, run_step
 
@@ -27,12 +30,15 @@ STEP_PARAMETERS = {
     "01_grant_privilege": COMMON + ["role", "api_user", "admin_user"],
     "02_define_user": COMMON + ["role", "api_user", "api_user_first_name", "api_user_last_name", "api_user_team",
                                 "admin_user"],
-    "03_api_secret": COMMON + ["api_user"],
-    "04_access_token": COMMON + ["role", "api_user"],
+    "03_api_secret": COMMON + ["api_user", "admin_user"],
+    "04_access_token": COMMON + ["role", "api_user", "admin_user"],
     "05_chat_service": COMMON + ["admin_user", "access_number", "chat_service"],
     "06_smoke_test": COMMON + ["api_user", "access_number", "test_destination", "smoke_test", "smoke_message",
                                "smoke_timeout", "poll_interval", "resend_unconfirmed"],
 }
+# Which secrets a step's form can take over (steps that need the admin's credentials to act or verify).
+FORM_SECRETS = {"00_preflight": ("api", "admin"), "02_define_user": ("admin",), "03_api_secret": ("api",),
+                "05_chat_service": ("admin",)}
 
 
 class StepFailed(RunbookError):
@@ -44,10 +50,15 @@ class StepNotebook:
         if step_id not in STEPS:
             raise ValueError(f"unknown step {step_id!r}; known: {', '.join(STEPS)}")
         self.step_id, self.namespace = step_id, namespace
+        self.shown = False  # whether this page already shows a result (the form then replaces it)
 
     @property
     def step(self):
         return STEPS[self.step_id]
+
+    @property
+    def ids(self) -> tuple[str, str]:
+        return f"{self.step_id}-result", f"{self.step_id}-verdict"
 
     def params(self):
         return from_namespace(self.namespace, STEP_PARAMETERS[self.step_id])
@@ -67,7 +78,7 @@ class StepNotebook:
             return None
         fields = [f for f in STEP_PARAMETERS[self.step_id] if f not in ("connect_timeout", "read_timeout")]
         form = StepForm(self.step_id, params, fields, namespace=self.namespace,
-                        secret_field=self.step_id == "03_api_secret")
+                        secrets=FORM_SECRETS.get(self.step_id, ()), on_result=self.replace)
         display(form.widget())
         return form
 
@@ -77,8 +88,28 @@ class StepNotebook:
             params = self.params()
         except ParameterError as exc:
             result = StepResult(self.step_id, self.step.title, started_at=started)
-            return result.finish(FAILED, f"bad parameter: {exc}")
-        return run_step(self.step_id, params)
+            result = result.finish(FAILED, f"bad parameter: {exc}")
+        else:
+            result = run_step(self.step_id, params)
+        show(result, display_id=self.ids[0])
+        return result
+
+    def verdict(self, result: StepResult) -> None:
+        from IPython.display import display
+
+        display({"text/plain": verdict_line(result)}, raw=True, display_id=self.ids[1])
+        self.shown = True
+
+    def replace(self, result: StepResult) -> bool:
+        """The form's result takes the place of the page's result; False when the page shows none yet."""
+        self.namespace["result"] = result
+        if not self.shown:
+            return False
+        from IPython.display import update_display
+
+        show(result, display_id=self.ids[0], update=True)
+        update_display({"text/plain": verdict_line(result)}, raw=True, display_id=self.ids[1])
+        return True
 
     @staticmethod
     def show(result: StepResult) -> None:

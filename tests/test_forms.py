@@ -21,10 +21,10 @@ class FakeRunner:
         return StepResult(step_id, "title").finish("ok", f"ran for role {params.role}")
 
 
-def make_form(namespace=None, secret_field=False, environ=None):
-    runner = FakeRunner()
+def make_form(namespace=None, secrets=(), environ=None, runner=None, on_result=None):
+    runner = runner or FakeRunner()
     form = StepForm("01_grant_privilege", validate({"role": "SMS API"}), ["role", "api_user", "practice_mode"],
-                    namespace=namespace, secret_field=secret_field, environ=environ, runner=runner)
+                    namespace=namespace, secrets=secrets, environ=environ, runner=runner, on_result=on_result)
     return form, runner
 
 
@@ -56,7 +56,7 @@ def test_invalid_edit_is_explained_and_changes_nothing():
 
 def test_password_is_handed_over_and_never_kept_in_widget_state(tmp_path):
     environ = {"BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
-    form, runner = make_form(secret_field=True, environ=environ)
+    form, runner = make_form(secrets=("api",), environ=environ)
     canary = "CANARY" + "k" * 58
     form.secret.value = canary
     form.button.click()
@@ -79,5 +79,52 @@ def test_interactive_form_has_only_the_steps_fields():
     with mock.patch.dict(os.environ, {}, clear=False):
         os.environ.pop("BP_RUNBOOK_HEADLESS", None)
         form = StepNotebook("03_api_secret", {"api_user": "x.y"}).form()
-    assert set(form.inputs) == {"tenant_url", "scope", "practice_mode", "dry_run", "ca_bundle", "api_user"}
+    assert set(form.inputs) == {"tenant_url", "scope", "practice_mode", "dry_run", "ca_bundle", "api_user",
+                                "admin_user"}
     assert form.inputs["api_user"].value == "x.y" and form.secret is not None
+    assert form.button.description == "Run step 03 with these values"
+
+
+def test_admin_steps_take_the_admin_secret_too():
+    os.environ.pop("BP_RUNBOOK_HEADLESS", None)
+    with mock.patch.dict(os.environ, {}, clear=False):
+        os.environ.pop("BP_RUNBOOK_HEADLESS", None)
+        for step, roles in (("00_preflight", {"api", "admin"}), ("02_define_user", {"admin"}),
+                            ("05_chat_service", {"admin"}), ("04_access_token", set())):
+            assert set(StepNotebook(step, {}).form().secrets) == roles, step
+
+
+class RefusingRunner(FakeRunner):
+    def __call__(self, step_id, params, environ=None):
+        self.calls.append((step_id, params))
+        result = StepResult(step_id, "title").finish("action-required", "refused")
+        result.observed["secret accepted"] = False
+        return result
+
+
+def test_a_refused_secret_entered_in_the_form_is_not_kept(tmp_path):
+    environ = {"BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
+    form, runner = make_form(secrets=("api",), environ=environ, runner=RefusingRunner())
+    form.secret.value = "W" * 64
+    form.button.click()
+    params = runner.calls[0][1]
+    store = SecretStore(params.base_url, params.effective_scope, {"api": params.api_user}, environ)
+    assert store.get("api") is None
+    assert "was refused and is not kept" in form.message.value
+
+
+def test_a_too_short_secret_is_not_taken(tmp_path):
+    form, runner = make_form(secrets=("api",), environ={"BP_RUNBOOK_HANDOFF": str(tmp_path / "h.json")})
+    form.secret.value = "abc"
+    form.button.click()
+    assert runner.calls == [] and "shorter than 8 characters" in form.message.value
+    assert not (tmp_path / "h.json").exists()
+
+
+def test_the_form_replaces_the_page_result_instead_of_adding_one():
+    namespace = {"role": "SMS API", "api_user": "api.sms", "practice_mode": False}
+    replaced = []
+    form, _ = make_form(namespace, on_result=lambda r: replaced.append(r) or True)
+    form.button.click()
+    assert replaced == [form.result] and form.output.outputs == ()
+    assert "The result below is replaced." in form.message.value

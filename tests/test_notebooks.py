@@ -19,6 +19,7 @@ from helpers.runbook import STEP_PARAMETERS
 from helpers.steps import STEPS
 
 from .conftest import API_USER, SMS_ROLE, make_client
+from .tools.nbval_copies import write_checked_copies
 from .tools.nbval_scenario import scenario_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,18 +51,24 @@ def execute(step_id: str, out_dir: Path, **parameters):
 
 
 def test_committed_notebooks_are_clean():
-    """Parameters cell tagged; no secret-looking parameter; outputs only on checked cells."""
+    """Parameters cell tagged; no secret-looking parameter; no output at all (nothing stale on a fresh
+    page); one checked verdict cell; lines that fit the page; no reference the reader cannot open."""
     for step_id, step in STEPS.items():
         nb = nbformat.read(NOTEBOOKS / step.notebook, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, step.notebook
         declared = re.findall(r"^(\w+)\s*:", tagged[0].source, flags=re.M)
         assert declared == STEP_PARAMETERS[step_id], step.notebook
+        assert max(len(line) for line in tagged[0].source.splitlines()) <= 100, step.notebook
         for cell in nb.cells:
-            if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" not in cell.source:
-                assert cell.outputs == [], (step.notebook, cell.source)
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, (step.notebook, cell.source)
+                assert "NBVAL" not in cell.source  # test plumbing is a cell tag, not text the reader sees
+        assert [c.source for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])] == [
+            "nb.verdict(result)"]
         assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
         assert not re.search(r"\b[0-9A-Za-z]{40,}\b", json.dumps(nb)), step.notebook
+        assert "shared/" not in json.dumps(nb) and "**Documentation:** [" in nb.cells[0].source
 
 
 def test_practice_run_then_rerun_changes_nothing(kernel_env, tmp_path, console):
@@ -120,15 +127,19 @@ def test_bad_parameter_is_recorded_with_its_fix(kernel_env, tmp_path):
                                   "Fix: quote it in the YAML file, e.g. access_number: \"+16502505674\"")
 
 
-def run_nbval(env: dict) -> subprocess.CompletedProcess:
+def run_nbval(env: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    """nbval over copies of the committed notebooks that carry the reference verdict lines."""
+    copies = tmp_path / "nbval"
+    write_checked_copies(copies)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), str(NOTEBOOKS), "-q"],
-        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), str(copies), "-q",
+         "--rootdir", str(copies), "-o", f"cache_dir={tmp_path / 'cache'}"],
+        cwd=NOTEBOOKS, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
 
 
 def test_nbval_passes_on_the_committed_notebooks(emulator, tmp_path):
-    proc = run_nbval(scenario_environment(emulator.url, str(tmp_path / "handoff.json")))
+    proc = run_nbval(scenario_environment(emulator.url, str(tmp_path / "handoff.json")), tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert re.search(r"\b\d+ passed\b", proc.stdout)
 
@@ -137,6 +148,6 @@ def test_nbval_fails_when_a_step_outcome_changes(emulator, tmp_path):
     # The user already exists, so step 02 says "ok" instead of the recorded "changed".
     env = scenario_environment(emulator.url, str(tmp_path / "handoff.json"))
     make_client(emulator, "admin", env["BP_ADMIN_SECRET"]).users.create(API_USER, "A", "B", "Admins", roles=[SMS_ROLE])
-    proc = run_nbval(env)
+    proc = run_nbval(env, tmp_path)
     assert proc.returncode == 1
     assert "02_define_user.ipynb" in proc.stdout and "1 failed" in proc.stdout

@@ -268,7 +268,7 @@ def test_one_notebook_by_hand_with_papermill(tmp_path, emulator):
     proc = subprocess.run([sys.executable, "-m", "papermill", "notebooks/00_preflight.ipynb", str(out),
                            "-p", "admin_user", "", "--no-progress-bar"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "00_preflight: ok - the local emulator answers" in out.read_text()
+    assert "Result of step 00: ok - the local emulator answers" in out.read_text()
 
 
 def test_unwritable_out_folder_exit_3(tmp_path):

@@ -17,7 +17,7 @@ from ..errors import TOKEN_SHAPED, RunbookError
 from ..params import RunbookParams
 from ..results import FAILED, StepResult
 from .access_token import access_token
-from .api_secret import api_secret, hand_over_api_secret
+from .api_secret import api_secret
 from .chat_service import chat_service
 from .context import StepContext
 from .define_user import define_user
@@ -59,7 +59,10 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
             message = message.replace(value, "[redacted]")
         result = ctx.result().finish(FAILED, f"unexpected {type(exc).__name__}: {message}")
     result.notes = ctx.notes + result.notes
+    admin = ctx.admin_checked()
+    if admin is not None:  # the form forgets an admin secret the tenant refused
+        result.observed.setdefault("admin secret accepted", admin)
     return result
 
 
-__all__ = ["STEPS", "Step", "StepContext", "hand_over_api_secret", "run_step"]
+__all__ = ["STEPS", "Step", "StepContext", "run_step"]

@@ -3,10 +3,8 @@ reaches the runbook through the form's Password field or BP_API_SECRET, never as
 
 from __future__ import annotations
 
-from ..params import RunbookParams
 from ..practice import LABEL
 from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
-from ..secrets import Secret, SecretStore
 from . import instructions
 from .checks import ISSUED, REJECTED, request_token
 from .context import StepContext
@@ -53,7 +51,3 @@ def api_secret(ctx: StepContext) -> StepResult:
     r.evidence["token request"] = f"a token was issued to '{p.api_user}' with the new secret"
     return r.finish(CHANGED, f"generated the API secret of '{p.api_user}' (practice) and verified it with a token request")
 
-
-def hand_over_api_secret(params: RunbookParams, value: str, environ=None) -> Secret:
-    """The form's Password field: keep the secret for this run's later notebooks, never display it."""
-    return SecretStore.for_params(params, environ).remember("api", value)

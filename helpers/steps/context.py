@@ -95,6 +95,13 @@ class StepContext:
             self.notes.append(f"The admin user's secret ({secret.source}) was rejected: {check.said}.")
         return access
 
+    def admin_checked(self) -> bool | None:
+        """Whether the tenant took the admin's secret, when this step asked (None: not asked, no verdict)."""
+        check = self._admin.check if self._admin is not None else None
+        if check is None or check.verdict not in (ISSUED, REJECTED):
+            return None
+        return check.verdict == ISSUED
+
     def earlier(self) -> dict[str, str] | None:
         """{step id: status} of the steps this run already recorded; None outside a runner run."""
         path = self.environ.get(RUN_CONTEXT_ENV)

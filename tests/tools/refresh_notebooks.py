@@ -1,15 +1,19 @@
-"""Re-record the reference outputs of the committed notebooks (the `# NBVAL_CHECK_OUTPUT` cells).
+"""Re-record the verdict lines nbval checks (tests/notebook_references.json).
 
-Runs every notebook in order against a fresh emulator in the nbval scenario (tests/tools/nbval_scenario.py),
-then keeps only the outputs of checked cells: no other output, execution count, widget state or
-papermill metadata is committed. Review the diff: a changed headline is a changed step outcome.
+Runs every committed notebook in order against a fresh emulator in the nbval scenario
+(tests/tools/nbval_scenario.py) and keeps the output of each notebook's checked cell (tag
+`nbval-check-output`: the verdict line). The committed notebooks keep no output at all, so a freshly
+opened page shows nothing stale; nbval runs over copies carrying these references
+(tests/tools/nbval_copies.py). Review the diff: a changed verdict is a changed step outcome.
 
     .venv/bin/python -m tests.tools.refresh_notebooks
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,24 +23,15 @@ from nbclient import NotebookClient
 from emulator import EmulatorServer
 from helpers.steps import STEPS
 
+from .build_notebooks import CHECKED
+from .nbval_copies import REFERENCES
 from .nbval_scenario import scenario_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def strip(nb: nbformat.NotebookNode) -> None:
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.metadata.pop("execution", None)
-        if "NBVAL_CHECK_OUTPUT" not in cell.source:
-            # nbval treats a checked cell without an execution count as unrun: only checked cells keep theirs.
-            cell.outputs, cell.execution_count = [], None
-    nb.metadata.pop("widgets", None)
-    nb.metadata.pop("papermill", None)
-
-
 def main() -> None:
+    references = {}
     with EmulatorServer() as server, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(scenario_environment(server.url, str(Path(tmp) / "handoff.json")))
         for step in STEPS.values():
@@ -44,11 +39,12 @@ def main() -> None:
             nb = nbformat.read(path, as_version=4)
             NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
                            timeout=120).execute()
-            strip(nb)
-            nbformat.write(nb, path)
-            checked = [c for c in nb.cells if "NBVAL_CHECK_OUTPUT" in c.get("source", "")]
-            text = "".join(o.get("text", "") for c in checked for o in c.outputs).strip()
+            checked = next(c for c in nb.cells if CHECKED in c.metadata.get("tags", []))
+            text = "".join(o.get("data", {}).get("text/plain", o.get("text", "")) for o in checked.outputs).strip()
+            references[step.notebook] = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)  # nbval sanitizes it too
             print(f"{step.notebook}: {text}")
+    REFERENCES.write_text(json.dumps(references, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {REFERENCES.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
