@@ -1,149 +1,179 @@
-"""Pages in a real browser (Debian's headless Chromium through ChromeDriver): the notebook form in
-JupyterLab, as an engineer uses it, and the run report."""
+"""Pages in a real browser (Debian's headless Chromium through ChromeDriver): a newcomer completing the
+runbook by clicking through the practice admin UI and the notebooks in JupyterLab, the forms (one
+result per page, secrets handed over and never kept when refused), and the run report."""
 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
+import json
 from pathlib import Path
 
 import pytest
-import requests
 
 from helpers.runner import RunOptions, run
 
-from .conftest import API_USER, SMS_ROLE
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: install Debian's chromium and chromium-driver (.ci/run does)")
-    pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from .browser_support import ROOT, AdminUI, Lab, body_text, keep_screenshot, require_chromium, start_chromium
+from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
 
 pytestmark = pytest.mark.notebooks
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1800", f"--user-data-dir={tmp_path_factory.mktemp('chrome')}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    require_chromium()
+    driver = start_chromium(tmp_path_factory.mktemp("chrome"))
     yield driver
     driver.quit()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(emulator, tmp_path):
-    """JupyterLab on a copy of notebooks/, its kernels pointed at the test emulator."""
-    root = tmp_path / "notebooks"
-    shutil.copytree(ROOT / "notebooks", root)
-    port = free_port()
-    env = {**os.environ, "BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
-    env.pop("BP_RUNBOOK_HEADLESS", None)
-    log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             "--ServerApp.token=test-token", f"--ServerApp.root_dir={root}", "--allow-root",
-                             "--LabApp.expose_app_in_browser=True"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/api/status?token=test-token", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    else:
-        proc.terminate()
-        pytest.fail("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
-    yield {"url": base, "root": root, "handoff": tmp_path / "handoff.json"}
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    lab = Lab(emulator.url, tmp_path)
+    yield lab
+    lab.stop()
 
 
-def body_text(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
+class NotebookPage:
+    """A runbook page in JupyterLab, as a person uses it."""
+
+    def __init__(self, browser, lab: Lab, notebook: str):
+        self.browser, self.lab, self.notebook, self.number = browser, lab, notebook, notebook[:2]
+        self.wait = lab.open_and_run_all(browser, notebook)
+
+    def verdict(self) -> str:
+        """Waits for the page's verdict line and returns it (the page must show exactly one)."""
+        prefix = f"Result of step {self.number}:"
+        self.wait.until(lambda d: prefix in body_text(d) and not body_text(d).endswith("Running..."))
+        lines = [line for line in body_text(self.browser).splitlines() if line.startswith(prefix)]
+        assert len(lines) == 1, lines  # one result per page
+        return lines[0]
+
+    def until_verdict(self, start: str) -> str:
+        prefix = f"Result of step {self.number}: {start}"
+        self.wait.until(lambda d: any(line.startswith(prefix) for line in body_text(d).splitlines()))
+        return self.verdict()
+
+    def field(self, label: str, kind: str = "text"):
+        from selenium.webdriver.common.by import By
+
+        return self.browser.find_element(
+            By.XPATH, f"//div[contains(@class,'widget-inline-hbox')][.//label[normalize-space()={label!r}]]"
+                      f"//input[@type={kind!r}]")
+
+    def tick(self, label: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.browser.find_element(By.XPATH, f"//div[contains(@class,'widget-checkbox')][.//*[normalize-space()={label!r}]]"
+                                            "//input[@type='checkbox']").click()
+
+    def press_run(self) -> None:
+        from selenium.webdriver.common.by import By
+
+        button = self.browser.find_element(By.XPATH, f"//button[normalize-space()='Run step {self.number} with these values']")
+        button.location_once_scrolled_into_view  # noqa: B018 (scrolls the form into view)
+        button.click()
+
+    def hand_over(self, label: str, secret: str) -> None:
+        self.field(label, "password").send_keys(secret)
+        self.press_run()
 
 
-def open_and_run_all(browser, lab, notebook: str) -> WebDriverWait:
-    """Open a notebook in JupyterLab, wait for its kernel, run all cells as a person would."""
-    wait = WebDriverWait(browser, 90)
-    browser.get(f"{lab['url']}/lab/tree/{notebook}?token=test-token")
-    # A person clicks into the notebook; headless Chromium gives the page focus only then, and
-    # JupyterLab's current widget follows focus.
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
-    browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell").click()
-    wait.until(lambda d: d.execute_script(
-        "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
-        "return !!k && k.status === 'idle';"))
-    browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    return wait
+def test_a_newcomer_completes_every_step_through_the_practice_admin_ui_and_the_notebooks(browser, lab, emulator,
+                                                                                         console, tmp_path):
+    ui = AdminUI(browser)
+    results = {}
+
+    def admin_ui():
+        browser.get(f"{emulator.url}/_emulator/")
+
+    # The practice admin UI stands in for Contact Center Administrator: the admin's API secret first.
+    admin_ui()
+    admin_secret = ui.generate_secret("admin")
+
+    page = NotebookPage(browser, lab, "00_preflight.ipynb")
+    page.verdict()
+    page.hand_over("admin API secret", admin_secret)
+    results["00"] = page.until_verdict("ok")
+
+    admin_ui()  # step 01, as the page says: Users & Teams > Roles > 'SMS API' > enable 'Use SMS/MMS API'
+    ui.menu("Roles", under="Users & Teams")
+    ui.open(SMS_ROLE)
+    ui.tick("Service and Campaign Administration", "Use SMS/MMS API")
+    ui.press("Save")
+
+    results["02"] = NotebookPage(browser, lab, "02_define_user.ipynb").until_verdict("changed")
+
+    admin_ui()  # step 03: Users & Teams > Users > 'api.sms' > API secret > Generate
+    api_secret = ui.generate_secret(API_USER)
+    page = NotebookPage(browser, lab, "03_api_secret.ipynb")
+    assert page.verdict().startswith("Result of step 03: action-required - no API secret for 'api.sms' yet")
+    page.hand_over("API secret", api_secret)
+    results["03"] = page.until_verdict("ok")
+    assert page.field("API secret", "password").get_attribute("value") == ""
+    keep_screenshot(browser, tmp_path, "notebook-03-api-secret.png")
+
+    results["01"] = NotebookPage(browser, lab, "01_grant_privilege.ipynb").until_verdict("ok")
+    results["04"] = NotebookPage(browser, lab, "04_access_token.ipynb").until_verdict("ok")
+
+    admin_ui()  # step 05: Services & Campaigns > 'SMS Chat' > Outbound chat accounts
+    ui.menu("Services & Campaigns")
+    ui.open("SMS Chat")
+    ui.tick("Outbound chat accounts", SMS_NUMBER)
+    ui.press("Save")
+    results["05"] = NotebookPage(browser, lab, "05_chat_service.ipynb").until_verdict("ok")
+
+    page = NotebookPage(browser, lab, "06_smoke_test.ipynb")
+    assert page.verdict().startswith("Result of step 06: skipped")
+    page.tick("smoke test")
+    page.press_run()
+    results["06"] = page.until_verdict("ok")
+    keep_screenshot(browser, tmp_path, "notebook-form-after-run.png")
+
+    assert sorted(results) == ["00", "01", "02", "03", "04", "05", "06"]
+    assert all(r.split(": ")[1].split(" - ")[0] in ("ok", "changed") for r in results.values()), results
+    messages = console.tenant_state()["messages"]
+    assert [m["status"] for m in messages] == ["delivered"]
+    for secret in (admin_secret, api_secret):
+        assert secret not in browser.page_source
+    saved = lab.save(browser, "06_smoke_test.ipynb")
+    assert "Result of step 06: ok" in saved and "Result of step 06: skipped" not in saved  # the saved copy too
+    assert admin_secret not in saved and api_secret not in saved
 
 
-def test_engineer_hands_over_the_api_secret_through_the_form(browser, lab, console, admin):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    secret = console.generate_secret(API_USER)  # what the engineer copied from the admin UI
-    wait = open_and_run_all(browser, lab, "03_api_secret.ipynb")
-    wait.until(lambda d: "03_api_secret: action-required - no API secret for 'api.sms' yet" in body_text(d))
-    field = browser.find_element(By.CSS_SELECTOR, "input[type=password]")
-    field.send_keys(secret)
-    browser.find_element(By.XPATH, "//button[contains(., 'Run 03_api_secret')]").click()
-    wait.until(lambda d: "ok: the API secret of 'api.sms' works: a token was issued" in body_text(d))
-    assert field.get_attribute("value") == ""
-    assert secret not in browser.page_source
-    # The next notebook (a fresh kernel) finds the secret through the private handoff file.
-    assert secret in lab["handoff"].read_text()
-    assert oct(lab["handoff"].stat().st_mode & 0o777) == "0o600"
-    # Saving the notebook keeps no trace of it either.
-    saved = lab["root"] / "03_api_secret.ipynb"
-    before = saved.stat().st_mtime_ns
-    browser.execute_script("window.jupyterapp.commands.execute('docmanager:save')")
-    wait.until(lambda d: saved.stat().st_mtime_ns != before)
-    assert "Hand it to the runbook" in saved.read_text()  # the run's outputs were saved
-    assert secret not in saved.read_text()
+def test_a_refused_secret_for_a_missing_user_points_to_step_02_and_is_not_kept(browser, lab, console, admin_secret):
+    page = NotebookPage(browser, lab, "00_preflight.ipynb")
+    page.verdict()
+    page.hand_over("admin API secret", admin_secret)  # so that step 03 can look the user up
+    page.until_verdict("ok")
+    page = NotebookPage(browser, lab, "03_api_secret.ipynb")
+    page.verdict()
+    page.hand_over("API secret", "W" * 64)  # a secret, but the user 'api.sms' does not exist yet
+    verdict = page.until_verdict("action-required")
+    assert "the user 'api.sms' does not exist (Get User: HTTP 404), so no secret can work; complete step 02 first" in verdict
+    assert "The API secret you entered was refused and is not kept." in body_text(browser)
+    kept = json.loads(lab.handoff.read_text())
+    assert list(kept) == [f"{console.url[:-len('/_emulator')]} {SCOPE} admin"]  # the admin's only
 
 
-def test_form_edits_flow_into_the_parameters(browser, lab, console):
-    wait = open_and_run_all(browser, lab, "01_grant_privilege.ipynb")
-    wait.until(lambda d: "01_grant_privilege: action-required" in body_text(d))
-    practice = browser.find_element(By.XPATH, "//label[contains(., 'practice mode')]//input[@type='checkbox']"
-                                              " | //div[contains(@class,'widget-checkbox')][.//*[contains(., 'practice mode')]]//input")
-    practice.click()
-    browser.find_element(By.XPATH, "//button[contains(., 'Run 01_grant_privilege')]").click()
-    wait.until(lambda d: "changed: granted 'Use SMS/MMS API' to role 'SMS API' (practice) and verified" in body_text(d))
+def test_form_edits_flow_into_the_parameters_and_replace_the_result(browser, lab, console, tmp_path):
+    page = NotebookPage(browser, lab, "01_grant_privilege.ipynb")
+    assert page.verdict().startswith("Result of step 01: action-required")
+    page.tick("practice mode")
+    page.press_run()
+    verdict = page.until_verdict("changed")
+    assert verdict == "Result of step 01: changed - granted 'Use SMS/MMS API' to role 'SMS API' (practice) and verified"
     role = next(r for r in console.tenant_state()["roles"] if r["name"] == SMS_ROLE)
     assert role["privileges"] == ["Use SMS/MMS API"]
+    # The notebook's `result` is the form's result too: run the last cell again and read what it prints.
+    page.browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-below')")
 
 
 def test_run_report_renders(browser, tmp_path):
-    outcome = run(RunOptions(params_path=ROOT / "params" / "demo.yaml", emulator=True, out_dir=tmp_path,
-                             only=["0,1,2,3,4"]), io.StringIO())
+    outcome = run(RunOptions(params_path=ROOT / "params" / "demo.yaml", emulator=True, out_dir=tmp_path / "ok",
+                             only=["0,1,2,3,4"], private_root=tmp_path), io.StringIO())
     browser.get(f"file://{outcome.run_dir / 'summary.html'}")
+    from selenium.webdriver.common.by import By
+
     rows = browser.find_element(By.TAG_NAME, "table").find_elements(By.TAG_NAME, "tr")  # the steps table
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows[1:]] == ["ok", "changed", "changed", "changed", "ok"]
     status = rows[2].find_elements(By.TAG_NAME, "td")[2]
@@ -151,5 +181,24 @@ def test_run_report_renders(browser, tmp_path):
     link = rows[1].find_element(By.TAG_NAME, "a")
     link.click()
     assert browser.current_url.endswith("/00_preflight.ipynb")
-    browser.save_screenshot(str(tmp_path / "report.png"))
-    assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_a_report_with_work_for_a_person(browser, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("tenant_url: emulator\nadmin_user: ''\n", encoding="utf-8")
+    outcome = run(RunOptions(params_path=params, emulator=True, out_dir=tmp_path / "todo", only=["0,1,3,5"],
+                             private_root=tmp_path), io.StringIO())
+    assert outcome.exit_code == 2
+    browser.get(f"file://{outcome.run_dir / 'summary.html'}")
+    text = body_text(browser)
+    assert "What a person must do" in text and "Users & Teams > Roles" in text
+    keep_screenshot(browser, tmp_path, "report-action-required.png")
+
+
+def test_readme_shows_the_screenshots():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("notebook-form-after-run.png", "notebook-03-api-secret.png", "practice-admin-ui-roles.png",
+                 "report-action-required.png"):
+        assert f"docs/screenshots/{name}" in readme, name
+        assert (ROOT / "docs" / "screenshots" / name).stat().st_size > 10_000, name
+    assert Path  # used above
