@@ -22,9 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, EmulatorError, Forbidden, NotFound, Unauthorized
 
-DEFAULT_SEED = Path(__file__).with_name("default_seed.yaml")
+SEEDS_DIR = Path(__file__).with_name("seeds")
+DEFAULT_SEED = SEEDS_DIR / "default.yaml"
 
 USE_SMS_API = "Use SMS/MMS API"
 MANAGE_USERS = "Manage users"
@@ -39,16 +40,21 @@ DEFAULT_CONFIG = {
         "expires_in_string": True,      # "expires_in": "3600" in every official sample
         "get_message_sid_null": True,   # Postman's Get Message sample returns "sid": null
         "num_segments_one": True,       # documented as always "1", whatever the length
-        "plain_text_ok": True,          # Configuration API answers a bare `OK` text body
+        "plain_text_ok": True,          # Configuration API answers the bare text OK, labelled application/json
     },
-    # Inferred model (reference §5): a number used as a chat service's outbound chat account shows
+    # Inferred model (the admin guide's "text-out" wording): a number used as a chat service's outbound chat account shows
     # type "text-out" in /phone/ext. False gives the documented sample's "unassigned" instead.
     "report_text_out_type": True,
     # How Get Message advances a message: "immediate" (final status on the first read),
     # "reads" (one step every `reads` reads) or "seconds" (one step every `seconds`).
     "progression": {"mode": "reads", "reads": 1, "seconds": 1.0},
     "max_body_chars": 1600,
+    # How Get Message answers a sid it does not know: undocumented, so the runbook's privilege probe
+    # must cope with any plausible answer. 404 (default); 200 with a message-shaped object; or 400,
+    # 401, 403, 500… with the error envelope.
+    "unknown_message": {"status": 404},
 }
+UNKNOWN_MESSAGE_ERRORS = {400: "invalid_request", 401: "invalid_token", 403: "access_denied", 404: "not_found"}
 
 # Test destinations with a documented outcome (see README, "Emulator").
 TEST_DESTINATIONS = {
@@ -61,8 +67,17 @@ TEST_DESTINATIONS = {
 
 USER_FIELDS = ("loginId", "firstName", "lastName", "team", "extension", "workPhone", "mobilePhone",
                "email", "disabled", "changePassword", "skills", "roles")
+# Get User Data answers these, in the order of the documented sample; optional ones only when set.
+USER_VIEW = ("disabled", "changePassword", "skills", "loginId", "firstName", "lastName", "team", "extension",
+             "workPhone", "mobilePhone", "email", "roles")
+OPTIONAL_USER_FIELDS = ("workPhone", "mobilePhone", "email")
+# A seed may give what only the admin UI or a login creates: the directory's DID and voicemail flags,
+# and a loginInfo (the Get User Data sample's).
+SEED_ONLY_USER_FIELDS = ("external", "voiceMail", "greeting", "loginInfo")
+NEVER_LOGGED_IN = {"isLoggedIn": False, "lastLogin": None, "lastLogout": None, "browser": None, "phoneMode": None,
+                   "os": None, "ipAddress": None, "userAgent": None, "adHelperVersion": None, "appType": None,
+                   "appVersion": None}
 UPDATABLE_USER_FIELDS = ("skills", "disabled", "password", "changePassword", "team")
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSENGER = re.compile(r"^(whatsapp|viber):(\S+)$")
 SECRET_ALPHABET = string.ascii_letters + string.digits
 
@@ -93,6 +108,58 @@ CREATE TABLE IF NOT EXISTS receivers (tenant_id INTEGER, number TEXT, url TEXT N
 """
 
 
+class SeedError(ValueError):
+    """A seed that cannot be found or read: says which value and what to give instead."""
+
+
+def seed_names() -> list[str]:
+    return sorted(p.stem for p in SEEDS_DIR.glob("*.yaml"))
+
+
+def resolve_seed(seed: str | Path | dict | None) -> Path | dict:
+    """A seed given as a built-in name ("default", "docs"), a YAML file (str or Path) or a dict.
+
+    A bare name of a built-in seed wins over a file of that name in the current folder; give
+    "./docs" for such a file.
+    """
+    if seed is None:
+        return DEFAULT_SEED
+    if isinstance(seed, dict):
+        return seed
+    text = str(seed)
+    if text in seed_names():
+        return SEEDS_DIR / f"{text}.yaml"
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    raise SeedError(f"seed {text!r} is neither a built-in seed ({', '.join(seed_names())}) nor an existing YAML file")
+
+
+def _possible_number(number: str) -> bool:
+    """E.164, with or without its '+': the samples send "+5219843111460" and "16046496025", both answered 200.
+
+    With '+': a country code and 7 to 15 digits in all (not checked against today's numbering plans:
+    the sample's Mexican mobile number uses the "1" prefix dropped in 2019). Bare digits are ambiguous
+    (a national number has no '+' either), so they pass only when, read with a '+', they form a
+    possible number for their country code: "16046496025" passes, a local "5551234" does not.
+    """
+    if not re.fullmatch(r"\+?[1-9]\d{6,14}", number):
+        return False
+    if number.startswith("+"):
+        return True
+    import phonenumbers  # imported here: only Send Message needs it
+
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse("+" + number, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _extension_order(item: dict) -> tuple:
+    ext = str(item.get("extension") or "")
+    return (0, int(ext), "") if ext.isdigit() else (1, 0, ext)
+
+
 def _digits(number: str) -> str:
     return number[1:] if number.startswith("+") else number
 
@@ -114,7 +181,7 @@ class Store:
                  clock=time.time):
         self._lock = threading.RLock()
         self._clock = clock
-        self._seed = seed if seed is not None else DEFAULT_SEED
+        self._seed = resolve_seed(seed)
         self._db = sqlite3.connect(str(db_path) if db_path else ":memory:", check_same_thread=False,
                                    isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -127,12 +194,20 @@ class Store:
     def _seed_data(self) -> dict:
         if isinstance(self._seed, dict):
             return copy.deepcopy(self._seed)
-        return yaml.safe_load(Path(self._seed).read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(Path(self._seed).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SeedError(f"seed {str(self._seed)!r} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise SeedError(f"seed {str(self._seed)!r} must be a mapping with 'tenants' (and optionally 'config')")
+        return data
 
     def _load_seed(self) -> None:
         data = self._seed_data()
-        config = copy.deepcopy(DEFAULT_CONFIG)
-        _deep_update(config, data.get("config") or {})
+        try:
+            config = _checked_config(data.get("config") or {}, copy.deepcopy(DEFAULT_CONFIG))
+        except BadRequest as exc:
+            raise SeedError(f"seed {str(self._seed)!r}, config: {exc.description}") from None
         self._set_setting("config", config)
         for tenant in data.get("tenants", []):
             self._seed_tenant(tenant)
@@ -149,9 +224,10 @@ class Store:
                              (tid, role["name"], json.dumps(sorted(role.get("privileges", [])))))
         for user in t.get("users", []):
             user = dict(user)
-            api_secret = user.pop("api_secret", None)  # a seed may plant a known secret (tests)
+            api_secret = user.pop("api_secret", None)  # a seed may plant a known secret (tests, docs samples)
             locked = bool(user.pop("lockedOut", False))
-            self._insert_user(tid, user)
+            extra = {key: user.pop(key) for key in SEED_ONLY_USER_FIELDS if key in user}
+            self._insert_user(tid, user, extra)
             if api_secret:
                 self._set_secret_hash(tid, user["loginId"], _hash(api_secret))
             if locked:
@@ -186,14 +262,7 @@ class Store:
 
     def update_config(self, changes: dict) -> dict:
         with self._lock:
-            config = self.config()
-            unknown = _unknown_keys(changes, DEFAULT_CONFIG)
-            if unknown:
-                raise BadRequest(f"unknown emulator setting(s): {', '.join(unknown)}")
-            _deep_update(config, changes)
-            mode = config["progression"]["mode"]
-            if mode not in ("immediate", "reads", "seconds"):
-                raise BadRequest("progression.mode must be one of immediate, reads, seconds")
+            config = _checked_config(changes, self.config())
             self._set_setting("config", config)
             return config
 
@@ -227,7 +296,7 @@ class Store:
     def _role_names(self, tid: int) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT name FROM roles WHERE tenant_id=?", (tid,))}
 
-    def _insert_user(self, tid: int, user: dict) -> None:
+    def _insert_user(self, tid: int, user: dict, extra: dict | None = None) -> None:
         missing = [f for f in ("loginId", "firstName", "lastName", "team") if not str(user.get(f) or "").strip()]
         if missing:
             raise BadRequest(f"missing required property: {', '.join(missing)}")
@@ -251,10 +320,11 @@ class Store:
         data = {
             "loginId": login_id, "firstName": user["firstName"], "lastName": user["lastName"],
             "team": user["team"], "extension": str(user.get("extension") or self._next_extension(tid)),
-            "workPhone": user.get("workPhone", ""), "mobilePhone": user.get("mobilePhone", ""),
-            "email": user.get("email", ""), "disabled": _bool(user.get("disabled", False), "disabled"),
+            "disabled": _bool(user.get("disabled", False), "disabled"),
             "changePassword": _bool(user.get("changePassword", False), "changePassword"),
             "skills": user.get("skills") or {}, "roles": roles,
+            **{key: str(user[key]) for key in OPTIONAL_USER_FIELDS if user.get(key)},
+            **(extra or {}),
         }
         self._db.execute("INSERT INTO users (tenant_id, login_id, data, password) VALUES (?, ?, ?, ?)",
                          (tid, login_id, json.dumps(data), _hash(password) if password else None))
@@ -271,13 +341,10 @@ class Store:
 
     def get_user(self, tid: int, login_id: str) -> dict:
         with self._lock:
-            row = self._require_user(tid, login_id)
-            data = json.loads(row["data"])
-            data["loginInfo"] = {"isLoggedIn": False, "lastLogin": None, "lastLogout": None,
-                                 "browser": None, "phoneMode": None, "os": None, "ipAddress": None,
-                                 "userAgent": None, "adHelperVersion": None, "appType": None,
-                                 "appVersion": None}
-            return data
+            data = json.loads(self._require_user(tid, login_id)["data"])
+            view = {key: data[key] for key in USER_VIEW if key in data and (key not in OPTIONAL_USER_FIELDS or data[key])}
+            view["loginInfo"] = data.get("loginInfo") or dict(NEVER_LOGGED_IN)
+            return view
 
     def update_user(self, tid: int, login_id: str, changes: dict) -> dict:
         with self._lock:
@@ -327,7 +394,7 @@ class Store:
     def teams(self, tid: int) -> list[dict]:
         with self._lock:
             return [{"name": r[0]} for r in
-                    self._db.execute("SELECT name FROM teams WHERE tenant_id=? ORDER BY name", (tid,))]
+                    self._db.execute("SELECT name FROM teams WHERE tenant_id=? ORDER BY name COLLATE NOCASE", (tid,))]
 
     def privileges_of(self, tid: int, login_id: str) -> set[str]:
         row = self._user_row(tid, login_id)
@@ -351,7 +418,7 @@ class Store:
     # ------------------------------------------------------------------ OAuth
     def issue_token(self, form: dict) -> dict:
         with self._lock:
-            missing = [f for f in ("grant_type", "client_id", "client_secret", "scope") if not form.get(f)]
+            missing = [f for f in ("grant_type", "client_id", "client_secret", "scope") if not str(form.get(f) or "").strip()]
             if missing:
                 raise BadRequest(f"missing required field(s): {', '.join(missing)}")
             if form["grant_type"] != "client_credentials":
@@ -364,7 +431,10 @@ class Store:
                 raise Unauthorized("tenant is not active", error="invalid_client")
             tid = row["id"]
             user = self._user_row(tid, form["client_id"])
-            if user is None or not user["secret_hash"] or user["secret_hash"] != _hash(form["client_secret"]):
+            # The published Get Access Token sample's client_secret ends with a newline and is answered
+            # 200; an API secret is 64 letters and digits, so surrounding whitespace is never part of it.
+            secret = form["client_secret"].strip()
+            if user is None or not user["secret_hash"] or user["secret_hash"] != _hash(secret):
                 raise Unauthorized("invalid client ID or client secret")
             if json.loads(user["data"]).get("disabled"):
                 raise Unauthorized("client is disabled")
@@ -430,14 +500,16 @@ class Store:
                 if login:
                     dids[login] = r["number"]
             out = []
-            for r in self._db.execute("SELECT * FROM users WHERE tenant_id=? ORDER BY login_id", (tid,)):
+            for r in self._db.execute("SELECT * FROM users WHERE tenant_id=?", (tid,)):
                 u = json.loads(r["data"])
                 item = {"extension": u["extension"], "loginId": u["loginId"], "firstName": u["firstName"],
-                        "lastName": u["lastName"], "voiceMail": False, "greeting": False}
-                if u["loginId"] in dids:
-                    item["external"] = dids[u["loginId"]]
+                        "lastName": u["lastName"]}
+                external = u.get("external") or dids.get(u["loginId"])
+                if external:  # only users with a direct number have one (Get Directory sample)
+                    item["external"] = external
+                item.update(voiceMail=bool(u.get("voiceMail")), greeting=bool(u.get("greeting")))
                 out.append(item)
-            return out
+            return sorted(out, key=_extension_order)  # the sample lists the directory by extension
 
     # ------------------------------------------------------------------ SMS/MMS
     def _text_out_numbers(self, tid: int) -> set[str]:
@@ -445,6 +517,11 @@ class Store:
                         if json.loads(r["data"]).get("media") in ("text", "voice_text")}
         used = {n for _, accounts in self._services(tid) for n in accounts}
         return text_capable & used
+
+    def text_out_numbers(self, tid: int) -> list[str]:
+        """The numbers this tenant can send from (SMS-capable outbound chat accounts), digits only."""
+        with self._lock:
+            return sorted(self._text_out_numbers(tid))
 
     def send_message(self, tid: int, to: str, from_: str, body: str | None, media: list[str],
                      status_callback: str | None = None) -> dict:
@@ -468,7 +545,7 @@ class Store:
                 if _digits(from_) not in self._text_out_numbers(tid):
                     raise BadRequest(f"From {from_!r} is not a text-out access number of this tenant: "
                                      "it must be the outbound chat account of a chat service")
-                if to_msgr or not E164.match(to):
+                if to_msgr or not _possible_number(to):
                     raise BadRequest("To must be an E.164 number such as +15551234567")
                 from_value = _digits(from_)
             if len(media) > 10:
@@ -483,7 +560,8 @@ class Store:
                 raise BadRequest(f"Body is longer than {max_chars} characters")
             now = self._clock()
             sid = str(uuid.uuid4())
-            final, code, text = TEST_DESTINATIONS.get(to, ("sent" if media else "delivered", None, None))
+            outcome = TEST_DESTINATIONS.get("+" + _digits(to)) if not to_msgr else None
+            final, code, text = outcome or ("sent" if media else "delivered", None, None)
             plan = {"queued": ["queued"], "sent": ["queued", "sent"], "delivered": ["queued", "sent", "delivered"],
                     "failed": ["queued", "failed"]}[final]
             segments = 1 if self.quirk("num_segments_one") else max(1, -(-len(body or "") // 160))
@@ -498,9 +576,21 @@ class Store:
         with self._lock:
             row = self._db.execute("SELECT * FROM messages WHERE sid=? AND tenant_id=?", (sid, tid)).fetchone()
             if row is None:
-                raise NotFound(f"message {sid!r} not found")
+                return self._unknown_message(tid, sid)
             self._advance(row)
             return self._message_view(tid, sid, for_get=True)
+
+    def _unknown_message(self, tid: int, sid: str) -> dict:
+        """The answer for a sid this tenant never issued, as the `unknown_message` setting says."""
+        status = int(self.config()["unknown_message"]["status"])
+        if status != 200:
+            raise EmulatorError(f"message {sid!r} not found", status=status,
+                                error=UNKNOWN_MESSAGE_ERRORS.get(status, "server_error"))
+        # A tenant that never answers 404 might describe an empty, failed message (the documented shape).
+        return {"account_sid": self.account_sid(tid), "api_version": "1", "body": "", "num_segments": "0",
+                "num_media": "0", "date_created": None, "date_sent": None, "date_updated": None,
+                "direction": "outbound-api", "error_code": None, "error_message": None, "from": "", "price": None,
+                "sid": None, "status": "failed", "to": "", "uri": f"/clientweb/smsapi/v1/Messages/{sid}"}
 
     def _advance(self, row: sqlite3.Row) -> None:
         plan = json.loads(row["plan"])
@@ -690,6 +780,20 @@ def _deep_update(target: dict, changes: dict) -> None:
             _deep_update(target[key], value)
         else:
             target[key] = value
+
+
+def _checked_config(changes: dict, config: dict) -> dict:
+    """`config` updated with `changes`; BadRequest naming the setting when a change is not valid."""
+    unknown = _unknown_keys(changes, DEFAULT_CONFIG)
+    if unknown:
+        raise BadRequest(f"unknown emulator setting(s): {', '.join(unknown)}")
+    _deep_update(config, changes)
+    if config["progression"]["mode"] not in ("immediate", "reads", "seconds"):
+        raise BadRequest("progression.mode must be one of immediate, reads, seconds")
+    status = config["unknown_message"]["status"]
+    if isinstance(status, bool) or not isinstance(status, int) or not (status == 200 or 400 <= status <= 599):
+        raise BadRequest(f"unknown_message.status must be 200 or an HTTP error status (400-599), not {status!r}")
+    return config
 
 
 def _unknown_keys(changes: dict, reference: dict, prefix: str = "") -> list[str]:
