@@ -8,7 +8,7 @@ import logging
 import sys
 
 from .server import EmulatorServer
-from .store import DEFAULT_SEED
+from .store import SeedError, seed_names
 
 
 def _loopback(host: str) -> bool:
@@ -23,12 +23,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m emulator",
         description="Local emulator of the Bright Pattern tenant APIs used by the SMS/MMS runbook "
                     "(practice and tests only; not Bright Pattern).",
-        epilog="Example: python -m emulator --port 8765 --db practice.db")
+        epilog="Examples: python -m emulator --port 8765 --db practice.db ; python -m emulator --seed docs")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1; "
                         "the console has no authentication, keep it on loopback)")
     parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
     parser.add_argument("--db", help="SQLite file that keeps the state across restarts (default: in memory)")
-    parser.add_argument("--seed", default=str(DEFAULT_SEED), help="YAML seed for a new state (default: the practice tenant)")
+    parser.add_argument("--seed", default="default",
+                        help=f"seed for a new state: a built-in name ({', '.join(seed_names())}) or a YAML file "
+                             "(default: 'default', the untouched practice tenant; 'docs' is the tenant of Bright "
+                             "Pattern's published samples)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -38,12 +41,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}. "
               f"Pick another --port (0 picks a free one).", file=sys.stderr)
         return 2
+    except SeedError as exc:
+        print(f"error: --seed: {exc}", file=sys.stderr)
+        return 2
     url = server.url
     if not _loopback(args.host):
         print(f"warning: listening on {args.host}: the console (/_emulator/) has no authentication and can "
               "generate API secrets; keep the emulator on loopback", file=sys.stderr)
     scopes = server.store.scopes()
     scope = scopes[0] if scopes else "<none>"
+    numbers = server.store.text_out_numbers(server.store.tenant_id(scope)) if scopes else []
+    sender = f"+{numbers[0]}" if numbers else "<a text-out number: see the console, services>"
     print(f"Bright Pattern emulator listening on {url}  (practice and tests only)")
     print(f"  tenants (scope):      {', '.join(scopes) or 'none'}")
     print(f"  practice admin UI:    {url}/_emulator/  (in a browser: Users & Teams, Services & Campaigns, ...)")
@@ -55,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"         -d client_id=admin -d scope={scope} --data-urlencode client_secret@-   # paste it on stdin")
     print("  then send a text from the seeded text-out number and follow it with Get Message:")
     print(f"    curl -s {url}/clientweb/smsapi/v1/Messages -H 'Authorization: Bearer <token>' \\")
-    print("         -H 'Content-Type: application/json' -d '{\"To\": \"+15551234567\", \"From\": \"+14151234567\", \"Body\": \"hi\"}'")
+    print("         -H 'Content-Type: application/json' "
+          f"-d '{{\"To\": \"+15551234567\", \"From\": \"{sender}\", \"Body\": \"hi\"}}'")
     sys.stdout.flush()
     try:
         server.serve_forever()

@@ -15,6 +15,7 @@ from .ui import ui
 
 def create_app(store: Store | None = None) -> Flask:
     app = Flask("emulator")
+    app.json.sort_keys = False  # answers keep the field order of the documented samples
     app.config.update(STORE=store or Store(), FAULTS=FaultInjector(), JOURNAL=Journal())
     for blueprint in (oauth, sms, config, console, ui):
         app.register_blueprint(blueprint)

@@ -39,8 +39,9 @@ def require_json() -> dict:
 
 
 def ok_text():
+    # Documented (Postman saved examples): the two characters OK, labelled application/json.
     if store().quirk("plain_text_ok"):
-        return Response("OK", status=200, mimetype="text/plain")
+        return Response("OK", status=200, content_type="application/json")
     return jsonify({"result": "OK"})
 
 

@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "intact; exit 1 naming the first altered, missing, added or reordered file or row.")
     v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com")
 
+    c = sub.add_parser("contract", help="record the shapes of a tenant's answers to the runbook's read-only calls",
+                       description="Makes read-only calls (token requests, SMS/MMS privilege probe, Get User and lock "
+                                   "state of the API user, Get Teams, /phone/user, /phone/ext) and writes, per call, "
+                                   "the status, content type and the answer's field names and JSON types: never values, "
+                                   "secrets or tenant data. See README, Contract recordings.")
+    c.add_argument("--params", required=True, type=Path, metavar="FILE", help="YAML parameter file of the tenant")
+    c.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="where the recording goes")
+
     h = sub.add_parser("history", help="show the latest runs per tenant")
     h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
     h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
@@ -104,6 +112,9 @@ def _main(args) -> int:
         else:
             print(f"Nothing to delete: {path} does not exist.")
         return 0
+    if args.command == "contract":
+        from .contract import main as record_contract
+        return record_contract(args.params, args.out, sys.stdout, sys.stderr)
     if args.command == "history":
         print(history_table(Path(args.out), args.tenant, args.limit))
         return 0

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import requests
+
+from emulator import EmulatorServer
 
 from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
 
@@ -82,6 +85,14 @@ class TestToken:
     def test_json_body_is_415(self, emulator):
         r = requests.post(emulator.url + TOKEN, json=token_form())
         assert r.status_code == 415
+
+    def test_whitespace_around_the_secret_is_ignored(self, emulator, console):
+        """The published Get Access Token sample's client_secret ends with a newline and is answered 200."""
+        secret = console.generate_secret("admin")
+        for padded in (secret + "\n", " " + secret + "\r\n", "\t" + secret):
+            assert requests.post(emulator.url + TOKEN, data=token_form(secret=padded)).status_code == 200
+        r = requests.post(emulator.url + TOKEN, data=token_form(secret="\n"))
+        assert (r.status_code, r.json()["error_description"]) == (400, "missing required field(s): client_secret")
 
     def test_bad_secret_is_401_with_oauth_envelope(self, emulator, console):
         console.generate_secret("admin")
@@ -250,7 +261,40 @@ class TestSms:
         assert r.status_code == 415
 
     def test_unknown_sid_is_404(self, emulator, sms_h):
-        assert requests.get(f"{emulator.url}{MESSAGES}/nope", headers=sms_h).status_code == 404
+        r = requests.get(f"{emulator.url}{MESSAGES}/nope", headers=sms_h)
+        assert (r.status_code, r.json()) == (404, {"error": "not_found", "error_description": "message 'nope' not found"})
+
+    @pytest.mark.parametrize("status,error", [(400, "invalid_request"), (401, "invalid_token"), (403, "access_denied"),
+                                              (500, "server_error"), (503, "server_error")])
+    def test_unknown_sid_answer_is_a_setting(self, emulator, console, sms_h, status, error):
+        """The documentation is silent: the runbook's privilege probe must cope with any plausible answer."""
+        assert console.config(unknown_message={"status": status})["unknown_message"] == {"status": status}
+        r = requests.get(f"{emulator.url}{MESSAGES}/nope", headers=sms_h)
+        assert (r.status_code, r.json()) == (status, {"error": error, "error_description": "message 'nope' not found"})
+        known = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "hi"})
+        assert requests.get(f"{emulator.url}{MESSAGES}/{known.json()['sid']}", headers=sms_h).status_code == 200
+
+    def test_unknown_sid_answered_200_with_a_message_shaped_object(self, emulator, console, sms_h):
+        console.config(unknown_message={"status": 200})
+        r = requests.get(f"{emulator.url}{MESSAGES}/nope", headers=sms_h)
+        sent = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "hi"})
+        assert r.status_code == 200 and list(r.json()) == list(sent.json())  # the documented fields, in order
+        assert (r.json()["status"], r.json()["sid"], r.json()["uri"]) == ("failed", None, "/clientweb/smsapi/v1/Messages/nope")
+
+    @pytest.mark.parametrize("value", [302, 99, "404", True, None])
+    def test_unknown_message_status_must_be_200_or_an_error_status(self, emulator, value):
+        r = requests.put(emulator.url + "/_emulator/config", json={"unknown_message": {"status": value}})
+        assert r.status_code == 400 and "unknown_message.status must be 200 or an HTTP error status" in r.json()["error_description"]
+
+    @pytest.mark.parametrize("to", ["16046496025", "+5219843111460", "+16046496025"])
+    def test_to_with_or_without_plus_is_accepted_and_echoed(self, emulator, sms_h, to):
+        """The samples send To "16046496025" (bare digits) and "+5219843111460": both answered 200, echoed as sent."""
+        r = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": to, "From": "16502505674", "Body": "x"})
+        assert (r.status_code, r.json()["to"], r.json()["from"]) == (200, to, "16502505674")
+
+    def test_bare_digit_test_destination_keeps_its_outcome(self, emulator, sms_h):
+        sid = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": "15005550001", "From": SMS_NUMBER, "Body": "x"}).json()["sid"]
+        assert requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=sms_h).json()["error_code"] == "30003"
 
     def test_messages_need_the_privilege_to_be_read(self, emulator, console, sms_h, agent_h):
         sid = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "hi"}).json()["sid"]
@@ -283,9 +327,9 @@ class TestSms:
 class TestConfigApi:
     USER = {"loginId": "new.user", "firstName": "New", "lastName": "User", "team": "Admins"}
 
-    def test_create_answers_plain_text_ok(self, emulator, admin_h):
+    def test_create_answers_ok_labelled_json_as_documented(self, emulator, admin_h):
         r = requests.post(emulator.url + "/configapi/v2/user", headers=admin_h, json={**self.USER, "roles": ["Agent"]})
-        assert (r.status_code, r.text, r.headers["Content-Type"].split(";")[0]) == (200, "OK", "text/plain")
+        assert (r.status_code, r.content, r.headers["Content-Type"]) == (200, b"OK", "application/json")
 
     def test_create_answers_json_when_quirk_off(self, emulator, console, admin_h):
         console.config(quirks={"plain_text_ok": False})
@@ -308,6 +352,14 @@ class TestConfigApi:
     def test_create_without_json_is_415(self, emulator, admin_h):
         r = requests.post(emulator.url + "/configapi/v2/user", headers=admin_h, data="loginId=x")
         assert r.status_code == 415
+
+    def test_get_user_answers_documented_fields_only_in_the_samples_order(self, emulator, admin_h):
+        url = emulator.url + "/configapi/v2/user/"
+        sheila = requests.get(url + "sheila.thomas", headers=admin_h).json()
+        assert list(sheila) == ["disabled", "changePassword", "skills", "loginId", "firstName", "lastName", "team",
+                                "extension", "workPhone", "roles", "loginInfo"]  # no empty mobilePhone or email
+        admin = requests.get(url + "admin", headers=admin_h).json()
+        assert "workPhone" not in admin and admin["email"] == "admin@example.com"
 
     def test_get_user_has_roles_and_login_info_but_no_password(self, emulator, admin_h):
         requests.post(emulator.url + "/configapi/v2/user", headers=admin_h, json={**self.USER, "password": "s3cret-pass", "roles": ["Agent"]})
@@ -478,3 +530,57 @@ def test_db_file_keeps_the_practice_tenant_across_restarts(tmp_path):
     again = Store(db_path=db)  # a restart: the file is reused, not re-seeded
     assert next(r for r in again.roles(tid) if r["name"] == SMS_ROLE)["privileges"] == ["Use SMS/MMS API"]
     assert again.issue_token(token_form("admin", secret))["token_type"] == "Bearer"
+
+
+def test_seeds_by_name_or_path(tmp_path):
+    from emulator.store import DEFAULT_SEED, SeedError, resolve_seed
+
+    docs = resolve_seed("docs")
+    assert resolve_seed(None) == resolve_seed("default") == DEFAULT_SEED and DEFAULT_SEED.is_file()
+    assert resolve_seed(Path("docs")) == docs and docs.name == "docs.yaml"  # the runner passes a Path
+    own = tmp_path / "mine.yaml"
+    own.write_text("tenants: [{scope: mine.example.com}]\n")
+    assert resolve_seed(str(own)) == resolve_seed(own) == own
+    assert resolve_seed({"tenants": []}) == {"tenants": []}
+    with pytest.raises(SeedError, match=r"seed 'nope' is neither a built-in seed \(default, docs\) nor an existing YAML file"):
+        resolve_seed("nope")
+    with EmulatorServer(seed=Path("docs")) as server:
+        assert server.store.scopes() == ["yourcompany.brightpattern.com"]
+        assert server.store.config()["progression"]["mode"] == "immediate"
+
+
+def test_a_seed_sets_the_unknown_message_answer_and_bad_settings_are_named(tmp_path):
+    from emulator import Store
+    from emulator.store import SeedError
+
+    store = Store(seed={"config": {"unknown_message": {"status": 500}}, "tenants": [{"scope": "a.example.com"}]})
+    assert store.config()["unknown_message"] == {"status": 500}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("config: {unknown_message: {status: 302}}\ntenants: []\n")
+    with pytest.raises(SeedError, match=r"bad.yaml', config: unknown_message.status must be 200 or an HTTP error status"):
+        Store(seed=bad)
+    bad.write_text("config: {quirk: {}}\ntenants: []\n")
+    with pytest.raises(SeedError, match="unknown emulator setting"):
+        Store(seed=bad)
+
+
+def test_python_m_emulator_seed_by_name():
+    """`--seed docs` serves the samples' tenant and its banner sends from that tenant's text-out number."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--quiet", "--seed", "docs"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not lines or ('"Body"' not in lines[-1] and lines[-1]):
+            lines.append(proc.stdout.readline())
+        banner = "".join(lines)
+        assert "tenants (scope):      yourcompany.brightpattern.com" in banner and '"From": "+16502505674"' in banner
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "emulator", "--port", "0", "--seed", "nope"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2
+    assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs) nor an existing YAML file" in bad.stderr
