@@ -252,10 +252,11 @@ def _start_emulator(seed, printer: Printer):
 
     try:
         server = EmulatorServer(seed=str(seed) if seed is not None else None).start()
-    except (OSError, ValueError, LookupError) as exc:
-        reason = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+    except (OSError, ValueError, LookupError, TypeError, KeyError) as exc:  # a seed file that is not a seed
+        reason = describe_os_error(exc) if isinstance(exc, OSError) else type(exc).__name__
         raise ParameterError("--emulator-seed", f"cannot be used ({reason})",
-                             "give a seed YAML file (see emulator/default_seed.yaml)") from None
+                             "give a built-in seed name (default, docs) or a seed YAML file like "
+                             "emulator/seeds/default.yaml") from None
     printer.say(f"Embedded emulator started at {server.url} (practice and tests only)")
     return server
 

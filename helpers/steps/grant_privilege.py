@@ -32,6 +32,15 @@ def grant_privilege(ctx: StepContext) -> StepResult:
 
 def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
     p = ctx.params
+    before = ctx.console().roles()
+    if p.role not in before:
+        r.actions = [f"Create the role '{p.role}' (Users & Teams > Roles), or set role to an existing one: "
+                     f"{', '.join(before)}."]
+        return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (emulator console)")
+    if PRIVILEGE in before[p.role] and not (tp.probe is not None and tp.probe.verdict == "no-privilege"):
+        r.evidence["role privileges (emulator console)"] = before[p.role]
+        r.notes.append("Verified through the console only: step 04 proves the privilege with the API user's token.")
+        return r.finish(OK, f"role '{p.role}' already holds '{PRIVILEGE}' (emulator console, practice)")
     if p.dry_run:
         r.actions = instructions.grant_privilege(p)
         return r.finish(ACTION_REQUIRED, f"dry run: would grant '{PRIVILEGE}' to role '{p.role}' through the console")
