@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PORT   ?= 8765
 
-.PHONY: demo test lint lab emulator bench clean help
+.PHONY: demo test lint lab emulator bench screenshots clean help
 
 help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab       practise: JupyterLab on notebooks/ and the emulator with its practice admin UI (reused if running)"
 	@echo "make emulator  serve the practice tenant on http://127.0.0.1:$(PORT)"
 	@echo "make bench     print timing figures of the client and the runbook against the emulator"
+	@echo "make screenshots  refresh docs/screenshots/ from the browser tests (the README shows them)"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,10 @@ lab: $(STAMP)
 
 emulator: $(STAMP)
 	$(BIN)/python -m emulator --port $(PORT)
+
+# The README's screenshots come from the browser tests, so they stay true: refresh the copies here.
+screenshots: $(STAMP)
+	BP_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py tests/test_practice_ui.py -k "not readme"
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.tools.bench

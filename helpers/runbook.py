@@ -117,6 +117,6 @@ class StepNotebook:
 
     @staticmethod
     def raise_if_failed(result: StepResult) -> None:
+        """Silent unless the step failed: the verdict line above says how it ended."""
         if result.status == FAILED:
             raise StepFailed(result.headline())
-        print(f"Step finished: {result.status}.")

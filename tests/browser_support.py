@@ -4,6 +4,7 @@ for the README (`make screenshots` sets BP_SCREENSHOT_DIR)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -157,14 +158,21 @@ class Lab:
 
     def open_and_run_all(self, browser, notebook: str):
         """Open a notebook as a person would (click into it, wait for its kernel) and run all cells."""
+        from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
-        wait = WebDriverWait(browser, 120)
-        browser.get(f"{self.url}/lab/tree/{notebook}?token={LAB_TOKEN}")
+        # The page re-renders while kernels and widgets come up: an element read a moment ago may be gone.
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,
+                                                               ElementNotInteractableException))
+        # ?reset: a fresh workspace, so the notebook opened before is not restored beside this one.
+        browser.get(f"{self.url}/lab/tree/{notebook}?reset&token={LAB_TOKEN}")
         # Headless Chromium gives the page focus only on a click, and JupyterLab's current widget follows focus.
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"))
-        browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell").click()
+        visible = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell .jp-InputArea"
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, visible).click() or True)
+        wait.until(lambda d: d.execute_script(
+            "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+            f"return !!w && w.context && w.context.path === {json.dumps(notebook)};"))
         wait.until(lambda d: d.execute_script(
             "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
             "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"

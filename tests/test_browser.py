@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.notebooks
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     require_chromium()
-    driver = start_chromium(tmp_path_factory.mktemp("chrome"))
+    driver = start_chromium(tmp_path_factory.mktemp("chrome"), size="1280,1000")
     yield driver
     driver.quit()
 
@@ -49,8 +48,15 @@ class NotebookPage:
         return lines[0]
 
     def until_verdict(self, start: str) -> str:
+        from selenium.common.exceptions import TimeoutException
+
         prefix = f"Result of step {self.number}: {start}"
-        self.wait.until(lambda d: any(line.startswith(prefix) for line in body_text(d).splitlines()))
+        try:
+            self.wait.until(lambda d: any(line.startswith(prefix) for line in body_text(d).splitlines()))
+        except TimeoutException:
+            shown = [line for line in body_text(self.browser).splitlines()
+                     if line.startswith(("Result of step", "summary", "status", "to do", "note"))]
+            raise AssertionError(f"{self.notebook}: no '{prefix}…'; the page shows: {shown}") from None
         return self.verdict()
 
     def field(self, label: str, kind: str = "text"):
@@ -72,6 +78,13 @@ class NotebookPage:
         button = self.browser.find_element(By.XPATH, f"//button[normalize-space()='Run step {self.number} with these values']")
         button.location_once_scrolled_into_view  # noqa: B018 (scrolls the form into view)
         button.click()
+
+    def show_form(self) -> None:
+        """Scroll so that the form and the result below it are in view (for a screenshot)."""
+        from selenium.webdriver.common.by import By
+
+        heading = self.browser.find_element(By.XPATH, "//h2[starts-with(normalize-space(), 'Form')]")
+        self.browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", heading)
 
     def hand_over(self, label: str, secret: str) -> None:
         self.field(label, "password").send_keys(secret)
@@ -110,6 +123,7 @@ def test_a_newcomer_completes_every_step_through_the_practice_admin_ui_and_the_n
     page.hand_over("API secret", api_secret)
     results["03"] = page.until_verdict("ok")
     assert page.field("API secret", "password").get_attribute("value") == ""
+    page.show_form()
     keep_screenshot(browser, tmp_path, "notebook-03-api-secret.png")
 
     results["01"] = NotebookPage(browser, lab, "01_grant_privilege.ipynb").until_verdict("ok")
@@ -127,6 +141,7 @@ def test_a_newcomer_completes_every_step_through_the_practice_admin_ui_and_the_n
     page.tick("smoke test")
     page.press_run()
     results["06"] = page.until_verdict("ok")
+    page.show_form()
     keep_screenshot(browser, tmp_path, "notebook-form-after-run.png")
 
     assert sorted(results) == ["00", "01", "02", "03", "04", "05", "06"]
@@ -164,8 +179,8 @@ def test_form_edits_flow_into_the_parameters_and_replace_the_result(browser, lab
     assert verdict == "Result of step 01: changed - granted 'Use SMS/MMS API' to role 'SMS API' (practice) and verified"
     role = next(r for r in console.tenant_state()["roles"] if r["name"] == SMS_ROLE)
     assert role["privileges"] == ["Use SMS/MMS API"]
-    # The notebook's `result` is the form's result too: run the last cell again and read what it prints.
-    page.browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-below')")
+    saved = page.lab.save(page.browser, "01_grant_privilege.ipynb")  # the saved copy holds the new result only
+    assert "Result of step 01: changed" in saved and "Result of step 01: action-required" not in saved
 
 
 def test_run_report_renders(browser, tmp_path):
@@ -201,4 +216,3 @@ def test_readme_shows_the_screenshots():
                  "report-action-required.png"):
         assert f"docs/screenshots/{name}" in readme, name
         assert (ROOT / "docs" / "screenshots" / name).stat().st_size > 10_000, name
-    assert Path  # used above
