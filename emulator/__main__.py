@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import sqlite3
 import sys
 
 from .server import EmulatorServer
@@ -18,6 +19,16 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("is not a number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("must be from 0 to 65535 (0 picks a free one)")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
@@ -26,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Examples: python -m emulator --port 8765 --db practice.db ; python -m emulator --seed docs")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1; "
                         "the console has no authentication, keep it on loopback)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    parser.add_argument("--port", type=_port, default=8765, help="port (default: 8765; 0 picks a free one)")
     parser.add_argument("--db", help="SQLite file that keeps the state across restarts (default: in memory)")
     parser.add_argument("--seed", default="default",
                         help=f"seed for a new state: a built-in name ({', '.join(seed_names())}) or a YAML file "
@@ -43,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SeedError as exc:
         print(f"error: --seed: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # a folder that does not exist, a file that is not an emulator state
+        print(f"error: --db: {args.db} cannot hold the emulator's state ({exc}). Give a new file in an existing "
+              "folder, or a file an earlier `python -m emulator --db` wrote.", file=sys.stderr)
         return 2
     url = server.url
     if not _loopback(args.host):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -584,3 +585,19 @@ def test_python_m_emulator_seed_by_name():
                          timeout=60)
     assert bad.returncode == 2
     assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs) nor an existing YAML file" in bad.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--db", "{tmp}/no/such/folder/state.db"], "error: --db: "),
+    (["--db", "{tmp}/garbage.db"], "file is not a database"),
+    (["--port", "99999"], "argument --port: must be from 0 to 65535"),
+    (["--port", "eighty"], "argument --port: is not a number"),
+])
+def test_python_m_emulator_refuses_bad_options_in_one_line(tmp_path, args, message):
+    import subprocess
+
+    (tmp_path / "garbage.db").write_bytes(b"not a database at all" * 100)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "emulator", *args], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
