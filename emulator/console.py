@@ -28,6 +28,23 @@ def body() -> dict:
     return data or {}
 
 
+@console.before_request
+def refuse_other_sites():
+    """The JSON console is for programs (tests, practice mode, curl), which send no Origin. A web page
+    on another site can still make a browser send a simple POST here (no CORS preflight for an empty
+    body): refuse any change a browser says comes from another origin, so that no page can replace or
+    revoke a practice secret."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    origin = request.headers.get("Origin")
+    here = f"{request.scheme}://{request.host}".lower()
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if (origin and origin.lower() != here) or fetch_site in ("cross-site", "same-site"):
+        return jsonify({"error": "access_denied",
+                        "error_description": "console changes are refused from other origins"}), 403
+    return None
+
+
 def tenant(scope: str) -> int:
     return store().tenant_id(scope)
 

@@ -332,3 +332,15 @@ def test_python_m_emulator_logs_each_request_plainly_and_marks_server_errors():
     assert '"GET /_emulator/state HTTP/1.1" 200' in lines[0] and "server error" not in lines[0]
     assert '"GET /clientweb/smsapi/v1/Messages/x HTTP/1.1" 401' in lines[1] and "server error" not in lines[1]
     assert '"GET /configapi/v2/no-such-endpoint HTTP/1.1" 500' in lines[2] and lines[2].rstrip().endswith("<- server error")
+
+
+def test_the_json_console_refuses_changes_from_other_origins(emulator, console):
+    url = f"{emulator.url}/_emulator/tenants/{SCOPE}/users/admin/api-secret"
+    foreign = requests.post(url, headers={"Origin": "http://evil.example"}, timeout=10)
+    assert foreign.status_code == 403 and "other origins" in foreign.json()["error_description"]
+    cross = requests.delete(url, headers={"Sec-Fetch-Site": "cross-site"}, timeout=10)
+    assert cross.status_code == 403
+    assert next(u for u in console.tenant_state()["users"] if u["loginId"] == "admin")["hasApiSecret"] is False
+    # Programs (no Origin) and the emulator's own pages still can.
+    assert requests.post(url, timeout=10).status_code == 200
+    assert requests.post(url, headers={"Origin": emulator.url}, timeout=10).status_code == 200
