@@ -45,8 +45,10 @@ class EmulatorServer:
     """A threaded HTTP server on loopback; port 0 picks a free port (moto's habit for tests)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, db_path: str | Path | None = None,
-                 seed=None, quiet: bool = True, ssl_context=None):
-        self.store = Store(db_path=db_path, seed=seed)
+                 seed=None, quiet: bool = True, ssl_context=None, clock=None):
+        # clock: tests inject one (moto's habit) so that token lifetimes and timed progressions pass
+        # without anybody waiting.
+        self.store = Store(db_path=db_path, seed=seed, **({"clock": clock} if clock else {}))
         self.app = create_app(self.store)
         # ssl_context=(certfile, keyfile) serves HTTPS: the TLS tests' stand-in for a real tenant.
         self._server = make_server(host, port, self.app, threaded=True, ssl_context=ssl_context,

@@ -125,11 +125,13 @@ class TestToken:
         console.generate_secret("admin")
         assert requests.post(emulator.url + TOKEN, data=token_form(secret=old)).status_code == 401
 
-    def test_tokens_expire_after_their_lifetime(self, emulator, console):
-        console.config(token_lifetime=1)
+    def test_tokens_expire_after_their_lifetime(self, clocked):
+        emulator, clock, console = clocked
+        console.config(token_lifetime=60)
         h = bearer(emulator, "admin", console.generate_secret("admin"))
+        clock.advance(59.9)
         assert requests.get(emulator.url + "/configapi/v2/team", headers=h).status_code == 200
-        time.sleep(1.1)
+        clock.advance(0.2)
         r = requests.get(emulator.url + "/configapi/v2/team", headers=h)
         assert (r.status_code, r.json()["error_description"]) == (401, "access token expired")
 
@@ -194,12 +196,18 @@ class TestSms:
         assert statuses[-1] == "delivered"
         assert statuses.count("delivered") == 1
 
-    def test_progression_by_seconds(self, emulator, console, sms_h):
-        console.config(progression={"mode": "seconds", "seconds": 0.2})
-        sid = requests.post(emulator.url + MESSAGES, headers=sms_h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "hi"}).json()["sid"]
-        assert requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=sms_h).json()["status"] == "queued"
-        time.sleep(0.45)
-        assert requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=sms_h).json()["status"] == "delivered"
+    def test_progression_by_seconds(self, clocked):
+        emulator, clock, console = clocked
+        console.config(progression={"mode": "seconds", "seconds": 5})
+        console.grant("SMS API")
+        console.set_outbound("SMS Chat", [SMS_NUMBER])
+        h = bearer(emulator, "admin", console.generate_secret("admin"))
+        sid = requests.post(emulator.url + MESSAGES, headers=h, json={"To": "+15551234567", "From": SMS_NUMBER, "Body": "hi"}).json()["sid"]
+        statuses = []
+        for step in (0, 4.9, 0.2, 5.0):
+            clock.advance(step)
+            statuses.append(requests.get(f"{emulator.url}{MESSAGES}/{sid}", headers=h).json()["status"])
+        assert statuses == ["queued", "queued", "sent", "delivered"]
 
     @pytest.mark.parametrize("to,code,text", [("+15005550001", "30003", "Unreachable destination handset"),
                                               ("+15005550009", "30006", "Landline or unreachable carrier")])
@@ -585,6 +593,27 @@ def test_python_m_emulator_seed_by_name():
                          timeout=60)
     assert bad.returncode == 2
     assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs) nor an existing YAML file" in bad.stderr
+
+
+class ManualClock:
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clocked():
+    """An emulator of its own whose time moves only when the test says so."""
+    from .conftest import Console
+
+    clock = ManualClock()
+    with EmulatorServer(clock=clock) as server:
+        yield server, clock, Console(server.url)
 
 
 @pytest.mark.parametrize("args,message", [

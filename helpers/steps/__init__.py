@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..errors import TOKEN_SHAPED, RunbookError
 from ..params import RunbookParams
 from ..results import FAILED, StepResult
+from ..scrub import Scrubber
 from .access_token import access_token
 from .api_secret import api_secret
 from .chat_service import chat_service
@@ -62,7 +63,9 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
     admin = ctx.admin_checked()
     if admin is not None:  # the form forgets an admin secret the tenant refused
         result.observed.setdefault("admin secret accepted", admin)
-    return result
+    # A tenant may quote a credential back in an error body, and steps quote error bodies: the result
+    # leaves the step scrubbed, before any table or HTML is made of it.
+    return StepResult.from_dict(Scrubber(ctx.secrets.known_values()).data(result.to_dict()))
 
 
 __all__ = ["STEPS", "Step", "StepContext", "run_step"]
