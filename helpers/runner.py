@@ -222,6 +222,14 @@ def run_log(path: Path, level: str, secrets: list[str]):
 
 
 def _execute_all(params, steps, run_dir, options, out) -> list[dict]:
+    from .kernels.pool import KernelPool
+
+    # Warm, single-use kernels: the next notebook's kernel starts while one runs; closed on every exit.
+    with KernelPool(size=1, warmup="import helpers.runbook") as pool:
+        return _execute_steps(params, steps, run_dir, options, out, pool)
+
+
+def _execute_steps(params, steps, run_dir, options, out, pool) -> list[dict]:
     import papermill as pm
 
     entries: list[dict] = []
@@ -232,7 +240,7 @@ def _execute_all(params, steps, run_dir, options, out) -> list[dict]:
                 SKIPPED, f"not run: stopped after {stopped_after} failed (use --keep-going to run the rest)")
             entries.append({"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0})
             continue
-        entry = _execute(pm, step_id, params, run_dir, options.cell_timeout)
+        entry = _execute(pm, step_id, params, run_dir, options.cell_timeout, pool)
         entries.append(entry)
         r = entry["result"]
         _say(out, f"[{index}/{len(steps)}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  {r['summary']}")
@@ -270,7 +278,14 @@ def _record(run_dir, tenant_dir, params, entries, secrets, started, out) -> RunO
     return RunOutcome(summary["exit_code"], run_dir, summary)
 
 
-def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeout: int) -> dict:
+def _kernel_env() -> dict:
+    """What a notebook's kernel gets at handover: pooled kernels start without secret-like variables.
+    The secrets' variables are passed on until the handoff file carries them."""
+    names = [HANDOFF_ENV, HEADLESS_ENV, EMULATOR_URL_ENV, *SECRET_ENV.values()]
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeout: int, pool) -> dict:
     notebook = STEPS[step_id].notebook
     output = run_dir / notebook
     parameters = {k: v for k, v in params.public().items() if k in STEP_PARAMETERS[step_id]}
@@ -281,7 +296,8 @@ def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeou
         # about one notebook in three by 3 s here (make bench shows the figures).
         pm.execute_notebook(str(NOTEBOOKS / notebook), str(output), parameters=parameters, kernel_name="python3",
                             cwd=str(NOTEBOOKS), progress_bar=False, log_output=True, execution_timeout=cell_timeout,
-                            shutdown_kernel="immediate")
+                            shutdown_kernel="immediate", engine_name="bp-kernel-pool", kernel_pool=pool,
+                            kernel_env=_kernel_env())
     except pm.PapermillExecutionError as exc:
         failure = f"cell [{exc.exec_count}] (cell {exc.cell_index + 1} of the notebook) raised {exc.ename}: {exc.evalue}"
     except (RunbookError, OSError, RuntimeError, TimeoutError) as exc:

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from queue import Empty
 
+import zmq
+import zmq.asyncio
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_runtime_dir
@@ -92,11 +94,10 @@ def check_env(env: Mapping[str, str | None] | None) -> dict[str, str | None]:
 class PooledKernel:
     """One kernel of the pool: `km` its manager, `kc` its client (asynchronous, as nbclient's own)."""
 
-    def __init__(self, km: KernelManager):
+    def __init__(self, km: KernelManager, context: zmq.asyncio.Context):
         self.km = km
-        # Connected now, not at handover: a client connecting to a running kernel misses the first
-        # IOPub messages, and jupyter_client's wait_for_ready then waits 0.2 s per missed round.
-        self.kc = km.client()
+        # Connected now, not at handover: by then IOPub is subscribed, and no message of the notebook is lost.
+        self.kc = km.client(context=context)
         self.kc.start_channels()
         self.kc.allow_stdin = False  # as nbclient sets it: a headless run has nobody to type an answer
 
@@ -118,10 +119,12 @@ async def _hand_over(kc, env: dict, cwd: str | None, timeout: float) -> None:
     0.2 s of IOPub silence.)"""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        msg_id = kc.kernel_info()
-        await _reply(kc, msg_id, deadline)
-        if await _idle(kc, msg_id, 0.2):
+        await _reply(kc, kc.kernel_info(), deadline)
+        try:
+            await kc.get_iopub_msg(timeout=0.2)
             break  # IOPub is connected: nbclient will see every output of the notebook
+        except Empty:
+            pass  # subscribed too late for that request's messages: ask again
     msg_id = kc.execute(handover_code(env, cwd), silent=True, store_history=False, allow_stdin=False)
     content = (await _reply(kc, msg_id, deadline))["content"]
     if content.get("status") != "ok":
@@ -195,6 +198,10 @@ class KernelPool:
         self._retiring: list[PooledKernel] = []
         self._lock = threading.RLock()
         self._closed = False
+        # One context for the pool's clients. They connect before their kernel listens: retrying every
+        # 10 ms instead of ZeroMQ's 100 ms makes a just-started kernel's IOPub subscription land sooner.
+        self._context = zmq.asyncio.Context()
+        self._context.setsockopt(zmq.RECONNECT_IVL, 10)
         self.zygote = None
         spec = self._spec()
         atexit.register(self.close)
@@ -228,6 +235,7 @@ class KernelPool:
         self._reap(block=True)
         if self.zygote is not None:
             self.zygote.close()
+        self._context.destroy(linger=0)
         atexit.unregister(self.close)
 
     def pids(self) -> list[int]:
@@ -319,7 +327,7 @@ class KernelPool:
         except Exception as exc:
             km.cleanup_resources()
             raise KernelPoolError(f"a kernel of spec '{self.kernel_name}' could not start: {exc}") from exc
-        return PooledKernel(km)
+        return PooledKernel(km, self._context)
 
     def _take(self) -> PooledKernel:
         with self._lock:
