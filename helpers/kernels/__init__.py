@@ -6,5 +6,5 @@
     forked.py   the "fork" factory: a jupyter_client provisioner whose kernels are forked from a zygote
     zygote.py   the zygote process itself
 
-Nothing is imported here: the zygote runs as `python -m helpers.kernels.zygote` and must stay light.
+Nothing is imported here: import what you use from its module.
 """

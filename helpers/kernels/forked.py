@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any
@@ -27,6 +28,8 @@ from traitlets import Any
 from .errors import KernelPoolError
 
 PACKET = 1 << 20
+# Run as a script, not `-m helpers.kernels.zygote`: the kernels it forks then hold no module of this project.
+ZYGOTE = Path(__file__).with_name("zygote.py")
 LAUNCHER = ["-m", "ipykernel_launcher"]
 
 
@@ -109,7 +112,7 @@ class Zygote:
         try:
             # A session of its own, like a kernel: a Ctrl-C at the terminal is the runner's to handle.
             self.process = subprocess.Popen(
-                [*self.interpreter, "-m", "helpers.kernels.zygote", str(theirs.fileno()), str(os.getpid())],
+                [*self.interpreter, str(ZYGOTE), str(theirs.fileno()), str(os.getpid())],
                 pass_fds=[theirs.fileno()], env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             self.control.close()

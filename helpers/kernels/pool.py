@@ -190,6 +190,7 @@ class KernelPool:
             raise KernelPoolError("factory 'fork' needs Linux. Fix: use factory='spawn'")
         self.size, self.kernel_name, self.factory = size, kernel_name, factory
         self.warmup, self.startup_timeout = warmup, startup_timeout
+        spec = self._spec()
         self.environ = sanitized_environ(hide)
         self.runtime_dir = Path(runtime_dir or jupyter_runtime_dir())
         self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -203,7 +204,6 @@ class KernelPool:
         self._context = zmq.asyncio.Context()
         self._context.setsockopt(zmq.RECONNECT_IVL, 10)
         self.zygote = None
-        spec = self._spec()
         atexit.register(self.close)
         try:
             if factory == "fork":
@@ -239,11 +239,15 @@ class KernelPool:
         atexit.unregister(self.close)
 
     def pids(self) -> list[int]:
-        """The kernel processes the pool holds (warm and in use), and the zygote's."""
+        """Every process the pool holds: kernels warm, in use or being shut down, and the zygote."""
         with self._lock:
             kernels = [*self._warm, *self._busy, *self._retiring]
-        pids = [k.pid for k in kernels if k.pid]
-        return pids + ([self.zygote.pid] if self.zygote else [])
+        return [k.pid for k in kernels if k.pid] + ([self.zygote.pid] if self.zygote else [])
+
+    def warm_pids(self) -> list[int]:
+        """The kernels waiting for a notebook."""
+        with self._lock:
+            return [k.pid for k in self._warm if k.pid]
 
     # -- handing kernels out -----------------------------------------------------------------------
 
@@ -313,6 +317,11 @@ class KernelPool:
                            connection_file=str(self.runtime_dir / f"kernel-{kernel_id}.json"))
         km.kernel_id = kernel_id
         extra = []
+        if self.zygote is not None and self.zygote.process.poll() is not None:
+            # Its kernels died with it (see zygote.py); the pool goes on with a new one.
+            log.warning("the kernel zygote exited with code %s; starting a new one", self.zygote.process.returncode)
+            self.zygote.close()
+            self.zygote = Zygote(self.zygote.interpreter, self.environ, self.warmup)
         if self.zygote is not None:
             # Set before start_kernel, the manager uses this provisioner instead of asking the kernel
             # spec for one; a kernel spec cannot name a provisioner that needs our zygote object.
@@ -337,7 +346,7 @@ class KernelPool:
             for dead in [k for k in self._warm if not k.alive()]:
                 log.warning("warm kernel %s died before handover; replaced", dead.pid)
                 self._warm.remove(dead)
-                self._retire(dead)
+                self._kill(dead)
             kernel = self._warm.popleft() if self._warm else self._start()
             self._busy.add(kernel)
             return kernel

@@ -1,6 +1,7 @@
 """The zygote: one process that imports the kernel machinery once, then forks a fresh kernel per request.
 
-Run by `forked.Zygote` as `python [the kernel spec's interpreter flags] -m helpers.kernels.zygote FD PARENT_PID`.
+Run by `forked.Zygote` as `python [the kernel spec's interpreter flags] .../zygote.py FD PARENT_PID`; it
+imports nothing of this project, so neither do the kernels it forks (besides the warm-up's imports).
 FD is one end of a SOCK_SEQPACKET socket pair (one JSON message per packet):
 
     parent -> zygote   {"warmup": "<code>"}                      once, first; reply {"ready": pid} or {"error": text}
@@ -92,7 +93,7 @@ class Zygote:
                 elif key.data == "wakeup":
                     os.read(self.wakeup_r, 4096)
                     self.reap()
-                else:
+                elif key.fileobj.fileno() != -1:  # not closed by reap() earlier in this batch
                     self.from_channel(key.fileobj, key.data)
 
     def spawn(self) -> bool:
@@ -215,8 +216,8 @@ class Zygote:
 
 def main(argv: list[str]) -> int:
     control_fd, parent_pid = int(argv[0]), int(argv[1])
-    # Like ipykernel_launcher: the folder the zygote started in must not shadow the notebooks' imports.
-    if sys.path and sys.path[0] in ("", os.getcwd()):
+    # This script's folder must not shadow the notebooks' imports (ipykernel_launcher drops its own too).
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     if os.getppid() != parent_pid:
         return 1  # the parent died before we started
