@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def test_every_notebook_gets_a_fresh_kernel_that_ends_with_it(tmp_path, pool_of,
         print(json.dumps({"pid": os.getpid(), "leftover": "leftover" in globals()}))
         leftover = 1
     """)
+    threads = threading.active_count()
     pool = pool_of(size=1, factory=factory)
     seen = []
     for _ in range(3):
@@ -130,6 +132,7 @@ def test_every_notebook_gets_a_fresh_kernel_that_ends_with_it(tmp_path, pool_of,
     pool.close()
     assert not survivors(held)
     assert not list((tmp_path / "runtime").iterdir()), "connection files left behind"
+    assert threading.active_count() == threads, "threads left behind"
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
@@ -229,7 +232,8 @@ def test_bad_input_is_refused_with_the_fix(tmp_path, pool_of):
              ({"kernel_env": {"PYTHONPATH": "x"}}, r"kernel_env\['PYTHONPATH'\].*before creating the pool"),
              ({"kernel_env": {"A=B": "x"}}, r"name 'A=B'"),
              ({"kernel_cwd": str(tmp_path / "missing")}, r"is not a folder"),
-             ({"kernel_name": "other"}, r"needs kernel 'other' but the pool holds 'python3'")]
+             ({"kernel_name": "other"}, r"needs kernel 'other' but the pool holds 'python3'"),
+             ({"shutdown_kernel": "later"}, r"shutdown_kernel is 'later'.*'immediate' or 'graceful'")]
     for options, message in cases:
         with pytest.raises(KernelPoolError, match=message):
             pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), engine_name=ENGINE_NAME, kernel_pool=pool,

@@ -98,7 +98,10 @@ class PooledKernel:
         self.km = km
         # Connected now, not at handover: by then IOPub is subscribed, and no message of the notebook is lost.
         self.kc = km.client(context=context)
-        self.kc.start_channels()
+        # No heartbeat: liveness comes from the process (the manager's poll), as nbclient asks it. And
+        # jupyter_client's heartbeat thread, stopped before it ran, spins creating sockets until the
+        # context has none left (a kernel found dead right after its start).
+        self.kc.start_channels(hb=False)
         self.kc.allow_stdin = False  # as nbclient sets it: a headless run has nobody to type an answer
 
     @property
@@ -255,6 +258,8 @@ class KernelPool:
     def kernel(self, env: Mapping[str, str | None] | None = None, cwd: str | os.PathLike | None = None,
                timeout: float | None = None, shutdown: str = "immediate") -> Iterator[PooledKernel]:
         """A handed-over kernel for one notebook, shut down afterwards ("immediate" or "graceful")."""
+        if shutdown not in ("immediate", "graceful"):
+            raise KernelPoolError(f"shutdown_kernel is {shutdown!r}. Fix: use 'immediate' or 'graceful'")
         kernel = self.acquire(env, cwd, timeout)
         try:
             yield kernel
@@ -287,8 +292,8 @@ class KernelPool:
             self._fill()  # the next notebook's kernel starts while this one runs
             return kernel
         raise KernelPoolError(f"{len(failures)} kernels in a row failed before handover; last: {failures[-1]}. "
-                              f"Fix: check that kernel spec '{self.kernel_name}' starts (jupyter console "
-                              f"--kernel {self.kernel_name})")
+                              f"Fix: check that the command of kernel spec '{self.kernel_name}' runs "
+                              "(jupyter kernelspec list shows where it is)")
 
     def release(self, kernel: PooledKernel, graceful: bool = False) -> None:
         """The notebook is done: the kernel is shut down, never reused."""
