@@ -21,8 +21,11 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
-	# The checkout itself goes on the venv's path (what an editable install does, without a build step).
-	$(BIN)/python -c "import os, site; open(os.path.join(site.getsitepackages()[0], 'bp_runbook.pth'), 'w').write(os.getcwd() + '\n')"
+	# The checkout itself, installed editable: on the venv's path, and its entry points registered
+	# (papermill finds the bp-kernel-pool engine through one). pip builds it with setuptools in an isolated
+	# environment; the hand-written .pth of earlier checkouts goes.
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'bp_runbook.pth').unlink(missing_ok=True)"
 	# A python3 kernel spec inside the venv, so papermill and nbval run kernels with this venv's python.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (runbook)" >/dev/null
 	# Kernels listen on loopback only; ipykernel's "TCP without encryption" warning would open every run's output.

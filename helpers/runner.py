@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import sends
-from .errors import ParameterError
+from .errors import ParameterError, RunbookError
 from .interrupt import Interrupted, SignalGuard
 from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load, refuse_secret_values
 from .practice import emulator_tenants
@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "outputs"
 EXIT_OK, EXIT_FAILED, EXIT_ACTION, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5
+ENGINE = "bp-kernel-pool"
+WARMUP = "import helpers.runbook"  # a warm kernel has imported the runbook before any notebook ran in it
 log = logging.getLogger("helpers.runner")
 
 
@@ -59,6 +61,7 @@ class RunOptions:
     log_level: str = "WARNING"
     cell_timeout: int = 600
     private_root: Path | None = None  # where the private 0700 temp folder goes (default: the system's)
+    kernel_pool: object | None = None  # a KernelPool shared by several runs (a fleet); default: one of its own
 
 
 @dataclass
@@ -352,9 +355,13 @@ class TenantRun:
         write_private_json(self.handoff, data)
 
     def _kernel_environment(self) -> dict:
-        """What the kernels see: never a secret variable; the handoff file instead."""
-        return {HANDOFF_ENV: str(self.handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(self.context),
-                sends.LEDGER_ENV: str(self.ledger), **{name: None for name in SECRET_ENV.values()}}
+        """What a kernel gets at handover: never a secret variable (None unsets it); the handoff file
+        instead. Pool kernels start without secret-like variables anyway (helpers.kernels.environ)."""
+        env = {HANDOFF_ENV: str(self.handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(self.context),
+               sends.LEDGER_ENV: str(self.ledger), **{name: None for name in SECRET_ENV.values()}}
+        if os.environ.get(EMULATOR_URL_ENV):
+            env[EMULATOR_URL_ENV] = os.environ[EMULATOR_URL_ENV]
+        return env
 
     def _all_secrets(self) -> list[str]:
         """Every secret this run could have seen, including those generated during it (practice mode)."""
@@ -365,32 +372,45 @@ class TenantRun:
     def _execute_steps(self) -> str | None:
         import papermill as pm
 
+        from .kernels.pool import KernelPool
+
         total = len(self.steps)
-        with run_log(self.run_dir / "run.log", self.options.log_level, self.store.known_values()) as handler, \
-                patched_environ(self._kernel_environment()):
+        with run_log(self.run_dir / "run.log", self.options.log_level, self.store.known_values()) as handler:
             self.log_handler = handler
             log.info("run %s: tenant %s, steps %s, parameters file %s", self.run_dir.name, self.params.effective_scope,
                      ", ".join(self.steps), self.options.params_path)
-            stopped_after = None
-            for index, step_id in enumerate(self.steps, 1):
-                if stopped_after:
-                    self._skip(step_id, f"not run: stopped after {stopped_after} failed (use --keep-going to run the rest)")
-                    continue
-                try:
-                    log.info("step %s: started", step_id)
-                    entry = _execute(pm, step_id, self.params, self.run_dir, self.options.cell_timeout)
-                except Interrupted as exc:
-                    _kill_kernels()
-                    self._interrupted(step_id, exc.signame)
-                    return exc.signame
-                self.entries.append(entry)
-                self._write_context()
-                self.printer.know(self._all_secrets())
-                r = entry["result"]
-                self.printer.say(f"[{index}/{total}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  "
-                                 f"{r['summary']}")
-                if r["status"] == FAILED and not self.options.keep_going:
-                    stopped_after = step_id
+            try:
+                pool = self.options.kernel_pool or KernelPool(size=1, warmup=WARMUP)
+            except RunbookError as exc:  # no kernel can start: every step is recorded as not run
+                self._skip(self.steps[0], f"not run: the kernels could not start ({exc})", FAILED)
+                for later in self.steps[1:]:
+                    self._skip(later, "not run: the kernels could not start")
+                return None
+            # A pool of our own is closed on every way out, an interruption included: no kernel survives.
+            with contextlib.nullcontext(pool) if self.options.kernel_pool else pool:
+                stopped_after = None
+                for index, step_id in enumerate(self.steps, 1):
+                    if stopped_after:
+                        self._skip(step_id, f"not run: stopped after {stopped_after} failed (use --keep-going to run "
+                                            "the rest)")
+                        continue
+                    try:
+                        log.info("step %s: started", step_id)
+                        entry = _execute(pm, step_id, self.params, self.run_dir, self.options.cell_timeout, pool,
+                                         self._kernel_environment())
+                    except Interrupted as exc:
+                        if self.options.kernel_pool:  # a shared pool (a fleet) stops this run's kernel
+                            self.options.kernel_pool.close()
+                        self._interrupted(step_id, exc.signame)
+                        return exc.signame
+                    self.entries.append(entry)
+                    self._write_context()
+                    self.printer.know(self._all_secrets())
+                    r = entry["result"]
+                    self.printer.say(f"[{index}/{total}] {step_id:<20} {r['status']:<16} {entry['seconds']:5.1f} s  "
+                                     f"{r['summary']}")
+                    if r["status"] == FAILED and not self.options.keep_going:
+                        stopped_after = step_id
         return None
 
     def _write_context(self) -> None:
@@ -398,8 +418,8 @@ class TenantRun:
         self.context.write_text(json.dumps({"steps": {e["result"]["step"]: {"status": e["result"]["status"]}
                                                       for e in self.entries}}), encoding="utf-8")
 
-    def _skip(self, step_id: str, why: str) -> None:
-        result = StepResult(step_id, STEPS[step_id].title).finish(SKIPPED, why)
+    def _skip(self, step_id: str, why: str, status: str = SKIPPED) -> None:
+        result = StepResult(step_id, STEPS[step_id].title).finish(status, why)
         self.entries.append({"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0})
 
     def _interrupted(self, step_id: str, signame: str) -> None:
@@ -509,34 +529,20 @@ def _mark_interrupted(notebook: Path, signame: str) -> bool:
     return True
 
 
-def _kill_kernels() -> None:
-    """Kernels this process started are its children running ipykernel: stop them at once."""
-    import signal
-
-    me = str(os.getpid())
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if fields[1] == me and b"ipykernel" in cmdline:
-            with contextlib.suppress(OSError):
-                os.kill(int(stat.parent.name), signal.SIGKILL)
-
-
-def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeout: int) -> dict:
+def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeout: int, pool, kernel_env: dict) -> dict:
     notebook = STEPS[step_id].notebook
     output = run_dir / notebook
     parameters = {k: v for k, v in params.public().items() if k in STEP_PARAMETERS[step_id]}
     started = time.time()
     failure = None
     try:
-        # Immediate kernel shutdown: every output is in hand by then, and a graceful one stalled
-        # about one notebook in three by 3 s here (make bench shows the figures).
+        # A warm, single-use kernel from the pool (helpers.kernels), its environment and working
+        # directory applied at handover (papermill's own cwd would chdir the whole process: not with a
+        # fleet's threads). Immediate shutdown: every output is in hand by then (make bench: figures).
         pm.execute_notebook(str(NOTEBOOKS / notebook), str(output), parameters=parameters, kernel_name="python3",
-                            cwd=str(NOTEBOOKS), progress_bar=False, log_output=True, execution_timeout=cell_timeout,
-                            shutdown_kernel="immediate")
+                            progress_bar=False, log_output=True, execution_timeout=cell_timeout,
+                            shutdown_kernel="immediate", engine_name=ENGINE, kernel_pool=pool, kernel_env=kernel_env,
+                            kernel_cwd=str(NOTEBOOKS))
     except pm.PapermillExecutionError as exc:
         failure = f"cell [{exc.exec_count}] (cell {exc.cell_index + 1} of the notebook) raised {exc.ename}: {exc.evalue}"
     except (OSError, RuntimeError, TimeoutError, ValueError) as exc:

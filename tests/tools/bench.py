@@ -1,27 +1,40 @@
 """Benchmark: prints figures (no pass/fail). `make bench`.
 
 Measures, against the in-process emulator on loopback: the client's token request, Send Message and
-Get Message latencies; the cost of one papermill notebook (fresh kernel); and a whole practice run
-of the runbook, step by step.
+Get Message latencies; the cost of one papermill notebook (fresh kernel); a whole practice run of the
+runbook, step by step; then, in one process and interleaved, the floor a naive runner pays (papermill's
+default engine, a fresh kernel per notebook) against the runner with its kernel pool, the ratio of the
+two, what one kernel start costs in CPU, and the runbook with each kind of kernel pool.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import resource
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
+import nbformat
+import papermill as pm
 import requests
 
 from emulator import EmulatorServer
 from helpers.client import BrightPatternClient
+from helpers.kernels.pool import KernelPool
 from helpers.runner import RunOptions, run
 from helpers.secrets import Secret
 
 SCOPE = "example.brightpattern.com"
 ROOT = Path(__file__).resolve().parents[2]
+REPEATS = 5  # floor and runbook, interleaved; the medians are printed
+VARIANT_REPEATS = 3
+WARMUP = "import helpers.runbook"
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn, n: int) -> list[float]:
@@ -39,7 +52,29 @@ def row(name: str, samples: list[float]) -> str:
     return f"{name:<38} {len(samples):>5} {statistics.median(samples):>10.2f} {p95:>10.2f} {max(samples):>10.2f}"
 
 
-def main() -> None:
+def cpu_seconds() -> float:
+    """This process and its reaped children (pooled kernels are reaped when the pool closes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+@contextmanager
+def runner_pool(**forced):
+    """The runner's kernel pool, with some of its settings replaced."""
+    class Pool(KernelPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, **forced})
+
+    with mock.patch("helpers.kernels.pool.KernelPool", Pool):
+        yield
+
+
+def client_latencies() -> None:
     print(f"{'measure (ms)':<38} {'n':>5} {'median':>10} {'p95':>10} {'max':>10}")
     with EmulatorServer() as server:
         secret = requests.post(f"{server.url}/_emulator/tenants/{SCOPE}/users/admin/api-secret").json()["apiSecret"]
@@ -52,25 +87,92 @@ def main() -> None:
         print(row("Get Message", timed(lambda: client.sms.get(next(it)), 400)))
         print(row("GET /configapi/v2/phone/ext", timed(client.phones.access_numbers, 200)))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        import os
 
-        import papermill as pm
-        os.environ["BP_RUNBOOK_HEADLESS"] = "1"
-        with EmulatorServer() as server:
-            os.environ["BP_EMULATOR_URL"] = server.url
-            os.environ["BP_RUNBOOK_HANDOFF"] = str(Path(tmp) / "h.json")
-            print(row("papermill 00_preflight (fresh kernel)", timed(lambda: pm.execute_notebook(
-                str(ROOT / "notebooks" / "00_preflight.ipynb"), str(Path(tmp) / "o.ipynb"), parameters={"admin_user": ""},
-                cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False), 5)))
-        out = io.StringIO()
-        started = time.perf_counter()
-        outcome = run(RunOptions(params_path=ROOT / "params" / "demo.yaml", emulator=True, out_dir=Path(tmp)), out)
-        total = time.perf_counter() - started
-    print()
-    print(f"whole practice run (make demo's work): {total:.1f} s, exit {outcome.exit_code}")
-    for entry in outcome.summary["steps"]:
-        print(f"  {entry['result']['step']:<20} {entry['seconds']:>6.2f} s  {entry['result']['status']}")
+def one_notebook(tmp: Path) -> None:
+    env = {"BP_RUNBOOK_HEADLESS": "1", "BP_RUNBOOK_HANDOFF": str(tmp / "h.json")}
+    with EmulatorServer() as server, mock.patch.dict(os.environ, {**env, "BP_EMULATOR_URL": server.url}):
+        print(row("papermill 00_preflight (fresh kernel)", timed(lambda: pm.execute_notebook(
+            str(ROOT / "notebooks" / "00_preflight.ipynb"), str(tmp / "o.ipynb"), parameters={"admin_user": ""},
+            cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False), 5)))
+
+
+def runbook(tmp: Path):
+    """One practice run of the real runner on the embedded emulator: (seconds, CPU seconds, outcome)."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    outcome = run(RunOptions(params_path=ROOT / "params" / "demo.yaml", emulator=True, out_dir=tmp / "outputs"),
+                  io.StringIO())
+    if outcome.exit_code != 0:
+        raise SystemExit(f"the practice run ended with exit {outcome.exit_code}: the figures would mean nothing")
+    return time.perf_counter() - started, cpu_seconds() - cpu, outcome
+
+
+def floor(tmp: Path) -> float:
+    """7 trivial notebooks in series, papermill's default engine and settings: a fresh kernel each."""
+    trivial = tmp / "trivial.ipynb"
+    if not trivial.exists():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, trivial)
+    started = time.perf_counter()
+    for i in range(7):
+        pm.execute_notebook(str(trivial), str(tmp / f"trivial-{i}.ipynb"), kernel_name="python3", progress_bar=False)
+    return time.perf_counter() - started
+
+
+def kernel_start_cpu(tmp: Path, factory: str, warmup: str, n: int = 6) -> tuple[float, float]:
+    """CPU of one kernel start: the kernel process's own CPU when handed over (median), and the pool's
+    whole CPU per kernel (this process, the kernels, the zygote), for n kernels one after the other."""
+    per_kernel = []
+    cpu = cpu_seconds()
+    with KernelPool(size=1, factory=factory, warmup=warmup, runtime_dir=tmp / "runtime") as pool:
+        for _ in range(n):
+            with pool.kernel(cwd=tmp) as kernel:
+                per_kernel.append(process_cpu(kernel.pid))
+    return statistics.median(per_kernel), (cpu_seconds() - cpu) / n
+
+
+def main() -> None:
+    client_latencies()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        one_notebook(tmp)
+        seconds, _, outcome = runbook(tmp)
+        print()
+        print(f"whole practice run (make demo's work): {seconds:.1f} s, exit {outcome.exit_code}")
+        for entry in outcome.summary["steps"]:
+            print(f"  {entry['result']['step']:<20} {entry['seconds']:>6.2f} s  {entry['result']['status']}")
+
+        floors, runs = [], []
+        for _ in range(REPEATS):  # interleaved: both see the same machine
+            floors.append(floor(tmp))
+            runs.append(runbook(tmp)[0])
+        x, y = statistics.median(floors), statistics.median(runs)
+        print()
+        print(f"floor: 7 trivial notebooks in series: {x:.2f} s")
+        print(f"runbook: 7 steps, practice: {y:.2f} s")
+        print(f"ratio runbook/floor: {y / x:.2f}")
+        print(f"  (medians of {REPEATS}; floor {', '.join(f'{s:.2f}' for s in floors)}; "
+              f"runbook {', '.join(f'{s:.2f}' for s in runs)})")
+        # -- fleet lines go here (the fleet runner's T against 0.55 x 20 x Y, Y the runbook line above) --
+
+        print()
+        print("kernel start, CPU seconds      kernel at handover   pool per kernel (all processes)")
+        for factory in ("spawn", "fork"):
+            for warmup in ("", WARMUP):
+                own, whole = kernel_start_cpu(tmp, factory, warmup)
+                name = f"{factory}{', warm-up' if warmup else ''}"
+                print(f"  {name:<28} {own:>18.3f} {whole:>18.3f}")
+
+        print()
+        print(f"runbook by kernel pool (medians of {VARIANT_REPEATS})   wall s    CPU s")
+        variants = [("spawn", "", 1), ("spawn", WARMUP, 1), ("spawn", WARMUP, 2), ("fork", "", 1),
+                    ("fork", WARMUP, 1), ("fork", WARMUP, 2)]
+        for factory, warmup, size in variants:
+            with runner_pool(factory=factory, warmup=warmup, size=size):
+                samples = [runbook(tmp)[:2] for _ in range(VARIANT_REPEATS)]
+            name = f"{factory}{', warm-up' if warmup else ''}, size {size}"
+            print(f"  {name:<38} {statistics.median(s[0] for s in samples):>8.2f} "
+                  f"{statistics.median(s[1] for s in samples):>8.2f}")
 
 
 if __name__ == "__main__":
