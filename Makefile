@@ -7,10 +7,11 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PORT   ?= 8765
 
-.PHONY: demo test lint lab emulator bench screenshots clean help
+.PHONY: demo demo-fleet test lint lab emulator bench screenshots clean help
 
 help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
+	@echo "make demo-fleet  the same for twenty practice tenants, two at a time (a fleet run)"
 	@echo "make test      run every test layer (emulator, client, notebooks via papermill and nbval, runner)"
 	@echo "make lint      ruff over the code"
 	@echo "make lab       practise: JupyterLab on notebooks/ and the emulator with its practice admin UI (reused if running)"
@@ -31,6 +32,10 @@ $(STAMP): requirements.txt pyproject.toml
 	# Kernels listen on loopback only; ipykernel's "TCP without encryption" warning would open every run's output.
 	$(BIN)/python -c "import json, pathlib, sys; p = pathlib.Path(sys.prefix, 'share/jupyter/kernels/python3/kernel.json'); k = json.loads(p.read_text()); a = '--IPKernelApp.log_level=ERROR'; k['argv'] += [] if a in k['argv'] else [a]; p.write_text(json.dumps(k, indent=1))"
 	touch $(STAMP)
+
+# Twenty practice tenants in one run, two at a time, sharing warm kernels (README, Fleets).
+demo-fleet: $(STAMP)
+	$(BIN)/python -m helpers run --params params/fleet/ --emulator --emulator-seed fleet --jobs 2
 
 demo: $(STAMP)
 	$(BIN)/python -m helpers run --params $(PARAMS) --emulator

@@ -63,7 +63,9 @@ class EmulatorServer:
         return f"{self.scheme}://{host}:{self.port}"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bp-emulator", daemon=True)
+        # A short poll: stop() returns at once instead of waiting out the default half second.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="bp-emulator", daemon=True)
         self._thread.start()
         return self
 

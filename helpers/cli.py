@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   python -m helpers run --params params/demo.yaml --emulator          # practice run, embedded emulator
   BP_ADMIN_SECRET=… BP_API_SECRET=… python -m helpers run --params params/tenant.yaml
   python -m helpers run --params params/tenant.yaml --only 4,5 --dry-run
+  python -m helpers run --params params/fleet/ --emulator --jobs 2      # a fleet of practice tenants
   python -m helpers history --tenant example.brightpattern.com
   python -m helpers verify outputs/example.brightpattern.com
 
@@ -34,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "run.log. Secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never "
                                    "from the parameter file.")
     # Options stay strings here: Path('') would silently become '.', and an empty value must be refused.
-    r.add_argument("--params", required=True, metavar="FILE",
-                   help="YAML parameter file, e.g. params/demo.yaml (see params/tenant.example.yaml)")
+    r.add_argument("--params", required=True, nargs="+", metavar="FILE",
+                   help="YAML parameter file, e.g. params/demo.yaml (see params/tenant.example.yaml); several "
+                        "files, or a folder of them, run a fleet: one runbook per tenant")
+    r.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="a fleet runs up to N tenants at once, sharing warm kernels (default: 1)")
     r.add_argument("--emulator", action="store_true",
                    help="start the embedded emulator for this run (needs tenant_url: emulator), e.g. for the demo")
     r.add_argument("--emulator-seed", metavar="FILE", help="seed YAML for the embedded emulator")
@@ -125,8 +129,11 @@ def _main(args) -> int:
     terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     terminal.addFilter(MaskSecrets([]))  # token-shaped strings never reach the terminal either
     logging.getLogger().addHandler(terminal)
-    options = RunOptions(params_path=args.params, emulator=args.emulator, emulator_seed=args.emulator_seed,
+    options = RunOptions(params_path=args.params[0], emulator=args.emulator, emulator_seed=args.emulator_seed,
                          only=args.only, from_step=args.from_step, dry_run=args.dry_run, out_dir=args.out,
                          keep_going=args.keep_going, log_level=args.log_level,
                          resend_unconfirmed=args.resend_unconfirmed)
+    if len(args.params) > 1 or Path(args.params[0]).is_dir() or args.jobs != 1:
+        from .fleet import run_fleet
+        return run_fleet(options, args.params, args.jobs, sys.stdout).exit_code
     return run(options, sys.stdout).exit_code

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +34,15 @@ from .report import read_results
 from .results import ACTION_REQUIRED, FAILED, INTERRUPTED, SKIPPED, StepResult
 from .runbook import HEADLESS_ENV, STEP_PARAMETERS
 from .scrub import Scanner, Scrubber, scrub_and_scan
-from .secrets import HANDOFF_ENV, MIN_SECRET_LENGTH, SECRET_ENV, SecretStore, read_handoff, write_private_json
+from .secrets import (
+    HANDOFF_ENV,
+    MIN_SECRET_LENGTH,
+    SECRET_ENV,
+    SecretStore,
+    read_handoff,
+    secret_variables,
+    write_private_json,
+)
 from .steps import STEPS
 from .steps.context import RUN_CONTEXT_ENV
 from .summary import EXIT_MEANINGS, HISTORY_FIELDS, history_row, versions, who, write_html, write_json
@@ -61,7 +70,7 @@ class RunOptions:
     log_level: str = "WARNING"
     cell_timeout: int = 600
     private_root: Path | None = None  # where the private 0700 temp folder goes (default: the system's)
-    kernel_pool: object | None = None  # a KernelPool shared by several runs (a fleet); default: one of its own
+    kernel_pool: object | None = None  # a warm KernelPool lent for this run (a fleet's worker); default: its own
 
 
 @dataclass
@@ -183,6 +192,9 @@ def run_log(path: Path, level: str, secrets: list[str]):
     """run.log gets the runner's and papermill's records (cell outputs included), masked as written."""
     handler = RunLogHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # In a fleet, tenants run in threads of one process: each run.log takes its own thread's records.
+    thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == thread)
     handler.addFilter(MaskSecrets(secrets))
     handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
     loggers = [logging.getLogger(n) for n in ("papermill", "helpers")]
@@ -241,7 +253,7 @@ def _run(options: RunOptions, printer: Printer, guard: SignalGuard) -> RunOutcom
     if options.emulator and params.tenant_url != EMULATOR:
         raise ParameterError("tenant_url", "is not 'emulator' but --emulator was given",
                              "set tenant_url: emulator in the parameter file, or drop --emulator")
-    emulator = _start_emulator(options.emulator_seed, printer) if options.emulator else None
+    emulator = start_emulator(options.emulator_seed, printer) if options.emulator else None
     try:
         with patched_environ({EMULATOR_URL_ENV: emulator.url} if emulator else {}):
             return _run_tenant(options, params, steps, printer, guard)
@@ -250,7 +262,7 @@ def _run(options: RunOptions, printer: Printer, guard: SignalGuard) -> RunOutcom
             emulator.stop()
 
 
-def _start_emulator(seed, printer: Printer):
+def start_emulator(seed, printer: Printer):
     from emulator import EmulatorServer
 
     try:
@@ -274,7 +286,8 @@ def _secrets_for_run(params: RunbookParams) -> tuple[SecretStore, dict[str, str]
         if secret is None:
             continue
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ParameterError(SECRET_ENV[role] if "environment" in secret.source else f"{role} secret",
+            raise ParameterError(secret.source.removeprefix("environment variable ") if "environment" in secret.source
+                                 else f"{role} secret",
                                  f"the {role} secret ({secret.source}) is shorter than {MIN_SECRET_LENGTH} characters, "
                                  "too short to be kept out of the records reliably",
                                  "use the API secret generated in the admin UI (64 characters)")
@@ -358,7 +371,8 @@ class TenantRun:
         """What a kernel gets at handover: never a secret variable (None unsets it); the handoff file
         instead. Pool kernels start without secret-like variables anyway (helpers.kernels.environ)."""
         env = {HANDOFF_ENV: str(self.handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(self.context),
-               sends.LEDGER_ENV: str(self.ledger), **{name: None for name in SECRET_ENV.values()}}
+               sends.LEDGER_ENV: str(self.ledger),
+               **{name: None for name in [*SECRET_ENV.values(), *secret_variables(os.environ)]}}
         if os.environ.get(EMULATOR_URL_ENV):
             env[EMULATOR_URL_ENV] = os.environ[EMULATOR_URL_ENV]
         return env
@@ -399,7 +413,7 @@ class TenantRun:
                         entry = _execute(pm, step_id, self.params, self.run_dir, self.options.cell_timeout, pool,
                                          self._kernel_environment())
                     except Interrupted as exc:
-                        if self.options.kernel_pool:  # a shared pool (a fleet) stops this run's kernel
+                        if self.options.kernel_pool:  # a pool lent by a fleet's worker: this run's kernel goes too
                             self.options.kernel_pool.close()
                         self._interrupted(step_id, exc.signame)
                         return exc.signame
@@ -412,6 +426,10 @@ class TenantRun:
                     if r["status"] == FAILED and not self.options.keep_going:
                         stopped_after = step_id
         return None
+
+    def _skip_rest(self, step_id: str, signame: str) -> None:
+        for later in self.steps[self.steps.index(step_id):]:
+            self._skip(later, f"not run: the run was interrupted by {signame}")
 
     def _write_context(self) -> None:
         # Later steps read what earlier ones concluded (statuses only: no secret, no evidence).
@@ -429,8 +447,8 @@ class TenantRun:
             INTERRUPTED, f"interrupted by {signame} while the notebook ran; the cells that finished are in its output")
         self.entries.append({"result": result.to_dict(), "notebook": notebook.name if marked else None,
                              "failure": f"interrupted by {signame}", "seconds": 0.0})
-        for later in self.steps[self.steps.index(step_id) + 1:]:
-            self._skip(later, f"not run: the run was interrupted by {signame}")
+        if step_id != self.steps[-1]:
+            self._skip_rest(self.steps[self.steps.index(step_id) + 1], signame)
 
     # -------------------------------------------------------------------------------- record
     def _record(self, secrets: list[str], interrupted: str | None) -> RunOutcome:

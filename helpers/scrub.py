@@ -137,6 +137,9 @@ class Scanner:
         self._whole = _alternation(set().union(*(text_forms(s) for s in self.secrets)) if self.secrets else ())
         self._part = _alternation(set().union(*(runs(s) for s in self.secrets)) if self.secrets else ())
         self._b64 = _alternation(set().union(*(base64_forms(s) for s in self.secrets)) if self.secrets else ())
+        # One pass over each view decides whether any form is there at all (the usual answer: none).
+        self._any = _alternation(set().union(*(text_forms(s) | runs(s) | base64_forms(s) for s in self.secrets))
+                                 if self.secrets else ())
 
     @staticmethod
     def views(path: Path) -> tuple[list[str], list[str], bool]:
@@ -155,14 +158,15 @@ class Scanner:
             if data is not None:
                 # Every string and key, JSON escapes decoded; image payloads (base64 of pictures) left out.
                 texts = ["\n".join(_strings(data))]
-        texts += [view for text in list(texts) for view in _decoded(text)]
-        return texts, [re.sub(r"\s+", "", t) for t in texts], widgets
+        texts = list(dict.fromkeys(texts + [view for text in texts for view in _decoded(text)]))
+        return texts, list(dict.fromkeys(re.sub(r"\s+", "", t) for t in texts)), widgets
 
     def _found(self, texts: list[str], joined: list[str], widgets: bool) -> list[str]:
         found = ["widget state"] if widgets else []
+        hits = [t for t in texts + joined if self._any is not None and self._any.search(t)]
         for kind, pattern in (("known secret", self._whole), ("part of a known secret", self._part),
                               ("base64 of a known secret", self._b64)):
-            if pattern is not None and any(pattern.search(t) for t in texts + joined):
+            if pattern is not None and any(pattern.search(t) for t in hits):
                 found.append(kind)
         if any(TOKEN_SHAPED.search(t) for t in texts):
             found.append("token-shaped string")
@@ -173,12 +177,21 @@ class Scanner:
         return self._found(*self.views(path))
 
     def text_leaks(self, text: str) -> list[str]:
-        texts = [text, *_decoded(text)]
+        texts = list(dict.fromkeys([text, *_decoded(text)]))
         return self._found(texts, [re.sub(r"\s+", "", t) for t in texts], False)
 
 
 def _decoded(text: str) -> list[str]:
-    return [html.unescape(text), unquote(text), unquote_plus(text), _unescape(text)]
+    """The text as HTML entities, URL encoding and backslash escapes would decode it (only the
+    decodings that can change it)."""
+    views = []
+    if "&" in text:
+        views.append(html.unescape(text))
+    if "%" in text or "+" in text:
+        views += [unquote(text), unquote_plus(text)]
+    if "\\" in text:
+        views.append(_unescape(text))
+    return views
 
 
 def _strings(node, key: str = ""):

@@ -64,6 +64,19 @@ class Secret:
 #   4. the OS keyring, when the `keyring` package is installed and has a usable backend.
 
 SECRET_ENV = {"api": "BP_API_SECRET", "admin": "BP_ADMIN_SECRET"}
+
+
+def tenant_env_name(role: str, scope: str) -> str:
+    """The variable that holds one tenant's secret: BP_API_SECRET__ACME_BRIGHTPATTERN_COM for the scope
+    acme.brightpattern.com. A fleet names each tenant's secrets so; one tenant alone may use either."""
+    key = "".join(ch if ch.isalnum() else "_" for ch in scope.strip().lower().rstrip(".")).upper()
+    return f"{SECRET_ENV[role]}__{key}"
+
+
+def secret_variables(environ) -> dict[str, str]:
+    """Every BP_API_SECRET / BP_ADMIN_SECRET variable, generic or per tenant, with a value."""
+    return {name: value.strip() for name, value in environ.items()
+            if name.split("__")[0] in SECRET_ENV.values() and isinstance(value, str) and value.strip()}
 HANDOFF_ENV = "BP_RUNBOOK_HANDOFF"
 DEFAULT_HANDOFF = Path.home() / ".cache" / "bp-sms-runbook" / "handoff.json"
 KEYRING_SERVICE = "bp-sms-runbook"
@@ -137,9 +150,9 @@ class SecretStore:
         key = self._key(role)
         if key in _memory:
             return Secret(_memory[key], name=name, source="entered in the form")
-        env = SECRET_ENV[role]
-        if self.environ.get(env, "").strip():
-            return Secret(self.environ[env], name=name, source=f"environment variable {env}")
+        for env in (tenant_env_name(role, self.scope), SECRET_ENV[role]):  # the tenant's own variable first
+            if self.environ.get(env, "").strip():
+                return Secret(self.environ[env], name=name, source=f"environment variable {env}")
         path = handoff_path(self.environ)
         value = read_handoff(path).get(key)
         if value:
@@ -189,6 +202,7 @@ class SecretStore:
     def known_values(self) -> list[str]:
         """Every secret value this store can see, for the scrubber."""
         values = [s.reveal() for s in (self.get("api"), self.get("admin")) if s is not None]
-        values += [self.environ.get(name, "").strip() for name in SECRET_ENV.values()]
+        # Every tenant's variables, not only this one's: another tenant's secret in this record is a leak too.
+        values += list(secret_variables(self.environ).values())
         values += list(_memory.values()) + [v for v in read_handoff(handoff_path(self.environ)).values() if isinstance(v, str)]
         return sorted(set(values) - {""})

@@ -131,6 +131,58 @@ def kernel_start_cpu(tmp: Path, factory: str, warmup: str, n: int = 6) -> tuple[
     return statistics.median(per_kernel), (cpu_seconds() - cpu) / n
 
 
+def fleet_run(tmp: Path, jobs: int) -> float:
+    """`make demo-fleet`'s work in this process: 20 practice tenants, `jobs` at a time."""
+    from helpers.fleet import run_fleet
+
+    out = tmp / f"fleet-{jobs}-{time.monotonic_ns()}"
+    started = time.perf_counter()
+    outcome = run_fleet(RunOptions(params_path="", emulator=True, emulator_seed="fleet", out_dir=out),
+                        [ROOT / "params" / "fleet"], jobs, io.StringIO())
+    if outcome.exit_code != 0:
+        raise SystemExit(f"the fleet ended with exit {outcome.exit_code}: the figures would mean nothing")
+    return time.perf_counter() - started
+
+
+class PeakMemory:
+    """The largest resident memory of this process and all its descendants (kernels, the zygote),
+    sampled every 50 ms while the block runs."""
+
+    def __enter__(self):
+        import threading
+
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mib(self) -> float:
+        return self.peak / 2 ** 20
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.05):
+            parents, rss = {}, {}
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                pid = int(stat.parent.name)
+                parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * page
+            tree, grew = {os.getpid()}, True
+            while grew:
+                more = {pid for pid, parent in parents.items() if parent in tree} - tree
+                tree |= more
+                grew = bool(more)
+            self.peak = max(self.peak, sum(rss.get(pid, 0) for pid in tree))
+
+
 def main() -> None:
     client_latencies()
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,7 +205,12 @@ def main() -> None:
         print(f"ratio runbook/floor: {y / x:.2f}")
         print(f"  (medians of {REPEATS}; floor {', '.join(f'{s:.2f}' for s in floors)}; "
               f"runbook {', '.join(f'{s:.2f}' for s in runs)})")
-        # -- fleet lines go here (the fleet runner's T against 0.55 x 20 x Y, Y the runbook line above) --
+        t = fleet_run(tmp, jobs=2)
+        print(f"fleet: 20 tenants, --jobs 2: {t:.2f} s ({20 / t * 60:.1f} tenants/min)")
+        print(f"fleet ratio: {t / (20 * y):.2f}")
+        with PeakMemory() as peak:
+            fleet_run(tmp, jobs=4)
+        print(f"peak memory, fleet --jobs 4: {peak.mib:.0f} MiB")
 
         print()
         print("kernel start, CPU seconds      kernel at handover   pool per kernel (all processes)")
