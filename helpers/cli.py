@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .runner import DEFAULT_OUT, MaskSecrets, RunOptions, run
+from .runner import DEFAULT_OUT, MaskSecrets, RunOptions, quiet_event_loop_noise, run
 from .secrets import handoff_path
 from .summary import EXIT_MEANINGS, history_table
 
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_event_loop_noise()
     try:
         return _main(args)
     except KeyboardInterrupt:

@@ -109,6 +109,9 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
     """`python -m helpers.fleet --worker`: a warm kernel pool, then one tenant after the other as the
     fleet hands them out on stdin (one JSON object a line); lines and outcomes go back on stdout."""
     from .kernels.pool import KernelPool
+    from .runner import quiet_event_loop_noise
+
+    quiet_event_loop_noise()
 
     def send(event: dict) -> None:
         stdout.write(json.dumps(event) + "\n")

@@ -197,7 +197,7 @@ def run_log(path: Path, level: str, secrets: list[str]):
     handler.addFilter(lambda record: record.thread == thread)
     handler.addFilter(MaskSecrets(secrets))
     handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
-    loggers = [logging.getLogger(n) for n in ("papermill", "helpers")]
+    loggers = [logging.getLogger(n) for n in ("papermill", "helpers", "asyncio")]
     saved_levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
@@ -209,6 +209,17 @@ def run_log(path: Path, level: str, secrets: list[str]):
             lg.removeHandler(handler)
             lg.setLevel(saved)
         handler.close()
+
+
+def quiet_event_loop_noise() -> None:
+    """An interrupted notebook leaves nbclient's tasks behind, and asyncio reports them ("Task exception
+    was never retrieved", with a traceback) whenever they are collected. During a run they go to
+    run.log; outside one, nowhere: the step was already recorded as interrupted, and no user is ever
+    shown a traceback."""
+    noise = logging.getLogger("asyncio")
+    noise.propagate = False
+    if not any(isinstance(h, logging.NullHandler) for h in noise.handlers):
+        noise.addHandler(logging.NullHandler())
 
 
 def describe_os_error(error: OSError) -> str:
