@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PORT   ?= 8765
 
-.PHONY: demo demo-fleet test lint lab emulator bench screenshots clean help
+.PHONY: lock demo demo-fleet test lint lab emulator bench screenshots clean help
 
 help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
@@ -17,11 +17,13 @@ help:
 	@echo "make lab       practise: JupyterLab on notebooks/ and the emulator with its practice admin UI (reused if running)"
 	@echo "make emulator  serve the practice tenant on http://127.0.0.1:$(PORT)"
 	@echo "make bench     print timing figures of the client and the runbook against the emulator"
+	@echo "make lock      re-lock requirements.txt from requirements.in (LOCK_ARGS=--upgrade takes upgrades)"
 	@echo "make screenshots  refresh docs/screenshots/ from the browser tests (the README shows them)"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	# requirements.txt is the lock (make lock): every package at one version, each file's hash checked.
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.txt
 	# The checkout itself, installed editable: on the venv's path, and its entry points registered
 	# (papermill finds the bp-kernel-pool engine through one). pip builds it with setuptools in an isolated
 	# environment; the hand-written .pth of earlier checkouts goes.
@@ -59,8 +61,16 @@ emulator: $(STAMP)
 screenshots: $(STAMP)
 	BP_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py tests/test_practice_ui.py -k "not readme"
 
+# Re-lock after editing requirements.in (or to take upgrades): pip-tools, in a throwaway environment,
+# writes requirements.txt with every transitive version and the hashes of its files.
+PIP_TOOLS := pip-tools==7.6.2
+lock:
+	test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q "$(PIP_TOOLS)")
+	.venv-lock/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links $(LOCK_ARGS) -o requirements.txt requirements.in
+
 bench: $(STAMP)
 	$(BIN)/python -m tests.tools.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache
