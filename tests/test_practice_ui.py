@@ -7,19 +7,14 @@ API secret is shown once, errors read as messages, foreign form posts are refuse
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -28,42 +23,22 @@ from emulator.store import KNOWN_PRIVILEGES
 from emulator.ui.privileges import grouped
 from helpers.practice import PracticeConsole
 
+from .browser_support import AdminUI, keep_screenshot, start_chromium
 from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 UI = f"/_emulator/ui/tenants/{SCOPE}"
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    """The options of tests/test_browser.py. Only the browser tests need Chromium: the HTTP tests of
-    this module run everywhere."""
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must run the browser tests: install Debian's chromium and chromium-driver (.ci/run does)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900", f"--user-data-dir={tmp_path_factory.mktemp('chrome')}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    """Only the browser tests need Chromium: the HTTP tests of this module run everywhere."""
+    driver = start_chromium(tmp_path_factory.mktemp("chrome"), size="1280,900")
     yield driver
     driver.quit()
 
 
-def keep_screenshot(browser, tmp_path: Path, name: str) -> Path:
-    """Into tmp_path, and also into $BP_SCREENSHOT_DIR when set (the README's screenshots come from there)."""
-    path = tmp_path / name
-    browser.save_screenshot(str(path))
-    assert path.stat().st_size > 10_000
-    target = os.environ.get("BP_SCREENSHOT_DIR")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, Path(target) / name)
-    return path
+Page = AdminUI
 
 
 def token_for(emulator, login_id: str, secret: str) -> str:
@@ -71,40 +46,6 @@ def token_for(emulator, login_id: str, secret: str) -> str:
         "grant_type": "client_credentials", "client_id": login_id, "client_secret": secret, "scope": SCOPE})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
-
-
-class Page:
-    """What an engineer does on the practice admin UI: menus, links, checkboxes, Save."""
-
-    def __init__(self, browser):
-        self.browser = browser
-        self.wait = WebDriverWait(browser, 30)
-
-    def text(self) -> str:
-        return self.browser.find_element(By.TAG_NAME, "body").text
-
-    def menu(self, item: str, under: str | None = None) -> None:
-        scope = f"//nav//div[span[normalize-space()={under!r}]]" if under else "//nav"
-        self.browser.find_element(By.XPATH, f"{scope}//a[normalize-space()={item!r}]").click()
-
-    def open(self, link: str) -> None:
-        self.browser.find_element(By.XPATH, f"//main//a[normalize-space()={link!r}]").click()
-
-    def checkbox(self, group: str, label: str):
-        return self.browser.find_element(
-            By.XPATH, f"//fieldset[legend[normalize-space()={group!r}]]//label[starts-with(normalize-space(), {label!r})]/input")
-
-    def tick(self, group: str, label: str) -> None:
-        box = self.checkbox(group, label)
-        assert not box.is_selected(), f"'{label}' is ticked already"
-        box.click()
-
-    def press(self, button: str, group: str | None = None) -> str:
-        """Press a button and return the confirmation the next page shows."""
-        scope = f"//fieldset[legend[normalize-space()={group!r}]]" if group else "//form"
-        self.browser.find_element(By.XPATH, f"{scope}//button[normalize-space()={button!r}]").click()
-        return self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.notice")
-                               and d.find_element(By.CSS_SELECTOR, "p.notice").text)
 
 
 def test_engineer_follows_the_admin_ui_instructions(browser, emulator, console, admin, admin_secret, tmp_path):
