@@ -121,6 +121,27 @@ def test_a_full_disk_ends_in_one_line_and_as_much_record_as_fits(tmp_path):
     assert {"summary.json", "summary.html", "manifest.json", "00_preflight.ipynb"} <= {p.name for p in run_dir.iterdir()}
 
 
+def test_a_records_folder_removed_during_the_run_ends_in_one_line(tmp_path):
+    import shutil
+
+    out = tmp_path / "outputs"
+    proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--emulator",
+                             "--out", str(out), "--log-level", "INFO"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(private(tmp_path))})
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "step 02_define_user: started" in line:
+            shutil.rmtree(out / "emulator_example.brightpattern.com")  # somebody cleans up at the wrong moment
+            break
+    rest, _ = proc.communicate(timeout=120)
+    printed = "".join(lines) + rest
+    assert proc.returncode == 1, printed
+    assert "error: the run record in " in printed and "is incomplete: " in printed
+    assert "No such file or directory" in printed and "Traceback" not in printed
+    assert list(private(tmp_path).iterdir()) == []
+
+
 def test_an_unwritable_records_folder_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

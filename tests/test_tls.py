@@ -79,5 +79,5 @@ def test_preflight_over_https(https_tenant, tmp_path):
                                                 "admin_user": "", "ca_bundle": https_tenant["ca"]}))
         refused = run_step("00_preflight", validate({"tenant_url": https_tenant["url"], "scope": "example.brightpattern.com",
                                                      "admin_user": ""}), sleep=lambda s: None)
-    assert ok.status == "ok" and ok.evidence["token endpoint"] == "HTTP 400 to a request without credentials"
+    assert ok.status == "ok" and ok.evidence["token endpoint"] == "answers: HTTP 400 to a request without credentials"
     assert refused.status == "failed" and "TLS verification" in refused.summary and "ca_bundle" in refused.summary

@@ -40,7 +40,7 @@ def preflight(ctx: StepContext) -> StepResult:
             hint = " (is the emulator running? `make emulator` starts it)" if p.tenant_url == "emulator" else ""
             r.actions = [f"Check tenant_url ({p.base_url}) and the network path to it{hint}."]
             return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}{hint}")
-    r.evidence["token endpoint"] = f"{answer} to a request without credentials"
+    r.evidence["token endpoint"] = f"answers: {answer} to a request without credentials"
     if status in (404, 405) or 300 <= status < 400:
         r.actions = [f"Check tenant_url: {p.base_url} answers, but not as a Bright Pattern tenant."]
         return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no token "
