@@ -281,7 +281,7 @@ def start_emulator(seed, printer: Printer):
     except (OSError, ValueError, LookupError, TypeError, KeyError) as exc:  # a seed file that is not a seed
         reason = describe_os_error(exc) if isinstance(exc, OSError) else type(exc).__name__
         raise ParameterError("--emulator-seed", f"cannot be used ({reason})",
-                             "give a built-in seed name (default, docs) or a seed YAML file like "
+                             "give a built-in seed name (default, docs, fleet) or a seed YAML file like "
                              "emulator/seeds/default.yaml") from None
     printer.say(f"Embedded emulator started at {server.url} (practice and tests only)")
     return server

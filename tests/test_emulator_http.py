@@ -551,7 +551,7 @@ def test_seeds_by_name_or_path(tmp_path):
     own.write_text("tenants: [{scope: mine.example.com}]\n")
     assert resolve_seed(str(own)) == resolve_seed(own) == own
     assert resolve_seed({"tenants": []}) == {"tenants": []}
-    with pytest.raises(SeedError, match=r"seed 'nope' is neither a built-in seed \(default, docs\) nor an existing YAML file"):
+    with pytest.raises(SeedError, match=r"seed 'nope' is neither a built-in seed \(default, docs, fleet\) nor an existing YAML file"):
         resolve_seed("nope")
     with EmulatorServer(seed=Path("docs")) as server:
         assert server.store.scopes() == ["yourcompany.brightpattern.com"]
@@ -592,7 +592,7 @@ def test_python_m_emulator_seed_by_name():
     bad = subprocess.run([sys.executable, "-m", "emulator", "--port", "0", "--seed", "nope"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2
-    assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs) nor an existing YAML file" in bad.stderr
+    assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs, fleet) nor an existing YAML file" in bad.stderr
 
 
 class ManualClock:
