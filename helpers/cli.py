@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
-from .runner import DEFAULT_OUT, MaskSecrets, RunOptions, quiet_event_loop_noise, run
-from .secrets import handoff_path
+from .runner import DEFAULT_OUT, MaskSecrets, OneLine, RunOptions, quiet_event_loop_noise, run
+from .secrets import handoff_path, secret_variables
 from .summary import EXIT_MEANINGS, history_table
 
 EXAMPLES = """examples:
@@ -127,8 +128,9 @@ def _main(args) -> int:
         return _verify(args.tenant_dir)
     terminal = logging.StreamHandler(sys.stderr)
     terminal.setLevel(getattr(logging, args.log_level))  # run.log gets more; the terminal only this
-    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    terminal.addFilter(MaskSecrets([]))  # token-shaped strings never reach the terminal either
+    terminal.setFormatter(OneLine("%(levelname)s %(name)s: %(message)s"))
+    # The secrets of the environment and token-shaped strings never reach the terminal.
+    terminal.addFilter(MaskSecrets(list(secret_variables(os.environ).values())))
     logging.getLogger().addHandler(terminal)
     options = RunOptions(params_path=args.params[0], emulator=args.emulator, emulator_seed=args.emulator_seed,
                          only=args.only, from_step=args.from_step, dry_run=args.dry_run, out_dir=args.out,

@@ -40,6 +40,7 @@ from .params import EMULATOR, EMULATOR_URL_ENV, load
 from .report import COLOURS
 from .runner import (
     EXIT_BAD_INPUT,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     WARMUP,
     Printer,
@@ -130,6 +131,9 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
                     return EXIT_INTERRUPTED  # a signal reached this worker: no further tenant
     except KeyboardInterrupt:  # Ctrl-C between two tenants: nothing to record
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 (e.g. no kernel can start here): said in one line, never a traceback
+        send({"error": f"{type(exc).__name__}: {exc}"[:300]})
+        return 1
     return 0
 
 
@@ -181,20 +185,25 @@ def _run_fleet(options, given, jobs, printer, guard) -> FleetOutcome:
         emulator = start_emulator(options.emulator_seed, printer)
     started = time.time()
     outcomes: dict[str, RunOutcome] = {}
+    worker_output: list[str] = []
     interrupted = None
     try:
         # Workers inherit the environment (the emulator's address, each tenant's secret variables).
         with patched_environ({EMULATOR_URL_ENV: emulator.url} if emulator else {}):
             printer.say(f"Fleet: {len(files)} tenants, {jobs} at a time")
             interrupted = _drive(replace(options, emulator=False, emulator_seed=None), files, scopes, jobs,
-                                 printer, guard, outcomes)
+                                 printer, guard, outcomes, worker_output)
     finally:
         if emulator:
             emulator.stop()
-    for path in files:  # tenants a signal kept from starting
-        outcomes.setdefault(_name(path, scopes), RunOutcome(EXIT_INTERRUPTED))
+    for path in files:  # tenants that never started: a signal, or no worker left to run them
+        outcomes.setdefault(_name(path, scopes), RunOutcome(EXIT_INTERRUPTED if interrupted else EXIT_FAILED))
     code = EXIT_INTERRUPTED if interrupted else worst(o.exit_code for o in outcomes.values())
     folder = _write_summary(Path(options.out_dir), outcomes, code, started, jobs, printer)
+    if worker_output and folder is not None:
+        log = folder / "workers.log"
+        log.write_text("\n".join(printer.scrubber.text(line) for line in worker_output) + "\n", encoding="utf-8")
+        printer.say(f"note: the workers wrote {len(worker_output)} lines to their error output: {log}")
     printer.say(f"Fleet exit {code}: {EXIT_MEANINGS.get(code)}")
     return FleetOutcome(code, outcomes, folder)
 
@@ -204,9 +213,12 @@ class Worker:
 
     def __init__(self, index: int, events: queue.Queue):
         self.proc = subprocess.Popen([sys.executable, "-m", "helpers.fleet", "--worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
-        self.index, self.busy = index, None
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     cwd=Path(__file__).resolve().parents[1])
+        self.index, self.busy, self.stderr = index, None, []
         threading.Thread(target=self._read, args=(events,), daemon=True, name=f"fleet-worker-{index}").start()
+        # What a worker writes to its error output is kept for the fleet's workers.log, never shown raw.
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
 
     def _read(self, events: queue.Queue) -> None:
         for line in self.proc.stdout:
@@ -228,7 +240,7 @@ class Worker:
             pass
 
 
-def _drive(options, files, scopes, jobs, printer, guard, outcomes) -> str | None:
+def _drive(options, files, scopes, jobs, printer, guard, outcomes, worker_output) -> str | None:
     """Start the workers, hand out the tenants one at a time, print their lines, collect outcomes."""
     # Paths as absolute: the workers run in the project's folder, wherever the fleet was started.
     task_options = {name: getattr(options, name) for name in WORKER_OPTIONS}
@@ -243,6 +255,8 @@ def _drive(options, files, scopes, jobs, printer, guard, outcomes) -> str | None
         nonlocal alive
         if "line" in event:
             printer.say(f"{event['tenant']:<24} {event['line']}")
+        elif "error" in event:
+            printer.say(f"error: fleet worker {worker.index}: {event['error']}")
         elif "exit_code" in event:
             run_dir = Path(event["run_dir"]) if event["run_dir"] else None
             outcomes[event["tenant"]] = RunOutcome(event["exit_code"], run_dir, event["summary"])
@@ -251,6 +265,8 @@ def _drive(options, files, scopes, jobs, printer, guard, outcomes) -> str | None
             worker.give(todo.pop(0) if todo and not interrupted else None)
         elif "gone" in event:
             alive -= 1
+            if worker.busy and worker.busy not in outcomes:  # it stopped in the middle of a tenant
+                outcomes[worker.busy] = RunOutcome(EXIT_INTERRUPTED if interrupted else EXIT_FAILED)
 
     try:
         while alive:  # short waits: the main thread must stay free to take a signal
@@ -276,6 +292,7 @@ def _drive(options, files, scopes, jobs, printer, guard, outcomes) -> str | None
                 worker.proc.wait(timeout=60)
             except Exception:  # noqa: BLE001 (a worker that will not stop is stopped)
                 worker.proc.kill()
+    worker_output[:] = [f"worker {w.index}: {line.rstrip()}" for w in workers for line in w.stderr]
     return interrupted
 
 

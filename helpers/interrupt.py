@@ -21,6 +21,20 @@ class Interrupted(BaseException):
         self.signame = signame
 
 
+@contextlib.contextmanager
+def held_signals():
+    """Hold SIGTERM, SIGINT and SIGHUP back for the duration of a block that must not be cut in two
+    (killing every kernel of a pool, removing the secrets' folder); they arrive right after it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class SignalGuard:
     def __init__(self):
         self.received: list[str] = []
@@ -55,6 +69,10 @@ class SignalGuard:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    def stop_raising(self) -> None:
+        """From now on signals are recorded, never raised (the record is being completed)."""
+        self._deferring = True
 
     @contextlib.contextmanager
     def deferring(self):

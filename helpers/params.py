@@ -168,7 +168,7 @@ def validate(values: dict) -> RunbookParams:
     clean = {name: _coerce(name, value, _TYPES[name]) for name, value in values.items()}
     for name, value in clean.items():
         # Login IDs may be long and plain; they are checked against the known secrets instead.
-        if isinstance(value, str) and name not in LOGIN_FIELDS and TOKEN_SHAPED.fullmatch(value):
+        if isinstance(value, str) and name not in LOGIN_FIELDS and TOKEN_SHAPED.search(value):
             raise ParameterError(name, "holds a value shaped like an API secret or token",
                                  "remove it: secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never parameters")
     if clean.get("scope"):
@@ -195,7 +195,8 @@ def validate(values: dict) -> RunbookParams:
         raise ParameterError("poll_interval", "is longer than smoke_timeout", "poll more often than the timeout")
     changes = {"access_number": e164("access_number", params.access_number),
                "test_destination": e164("test_destination", params.test_destination)}
-    if params.smoke_test and not params.targets_loopback and changes["test_destination"] == EXAMPLE_DESTINATION:
+    # Only the named emulator may text the example number: a loopback address may be a tunnel to a tenant.
+    if params.smoke_test and params.tenant_url != EMULATOR and changes["test_destination"] == EXAMPLE_DESTINATION:
         raise ParameterError("test_destination", "is still the example number while smoke_test is on for a real tenant",
                              "set test_destination to a handset you own, or set smoke_test: false")
     if params.ca_bundle and not Path(params.ca_bundle).is_file():
@@ -245,6 +246,9 @@ def load(path: str | Path) -> RunbookParams:
         raise ParameterError("--params", f"{path} cannot be read ({exc.strerror})", "check its permissions") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader.build())
+    except RecursionError:
+        raise ParameterError("--params", f"{path} nests too deeply to be a parameter file",
+                             "write one 'name: value' per line") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

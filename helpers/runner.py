@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from typing import TextIO
 
 from . import sends
 from .errors import ParameterError, RunbookError
-from .interrupt import Interrupted, SignalGuard
+from .interrupt import Interrupted, SignalGuard, held_signals
 from .params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load, refuse_secret_values
 from .practice import emulator_tenants
 from .record import HISTORY, append_history, write_manifest
@@ -160,6 +159,14 @@ def patched_environ(changes: dict):
                 os.environ[key] = value
 
 
+class OneLine(logging.Formatter):
+    """A terminal log line: the message only, never a traceback (it goes to run.log, scrubbed)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(record)
+
+
 class MaskSecrets(logging.Filter):
     """python-gitlab's habit: a log record never carries a known secret or a token-shaped string."""
 
@@ -192,9 +199,6 @@ def run_log(path: Path, level: str, secrets: list[str]):
     """run.log gets the runner's and papermill's records (cell outputs included), masked as written."""
     handler = RunLogHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # In a fleet, tenants run in threads of one process: each run.log takes its own thread's records.
-    thread = threading.get_ident()
-    handler.addFilter(lambda record: record.thread == thread)
     handler.addFilter(MaskSecrets(secrets))
     handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
     loggers = [logging.getLogger(n) for n in ("papermill", "helpers", "asyncio")]
@@ -242,7 +246,6 @@ def run(options: RunOptions, out: TextIO) -> RunOutcome:
         return RunOutcome(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: one line, never a traceback, never a secret
         printer.say(f"error: unexpected {type(exc).__name__}: {printer.scrubber.text(str(exc))[:300]}")
-        log.debug("unexpected error", exc_info=True)
         return RunOutcome(EXIT_FAILED)
 
 
@@ -345,7 +348,8 @@ class TenantRun:
         self.printer, self.guard, self.emulator = printer, guard, emulator
         self.entries: list[dict] = []
         self.storage_problems: list[str] = []
-        self.ledger = tenant_dir / "pending-send.json"
+        self.unexpected: str | None = None
+        self.ledger = sends.ledger_path(params.effective_scope)
 
     def go(self) -> RunOutcome:
         try:
@@ -364,13 +368,16 @@ class TenantRun:
             interrupted = self._execute_steps()
         except Interrupted as exc:
             interrupted = exc.signame
+        except Exception as exc:  # a bug or a broken environment: the run is recorded as failed, never as ok
+            self.unexpected = f"unexpected {type(exc).__name__}: {exc}"
         finally:
-            with self.guard.deferring():
-                secrets = self._all_secrets()
+            self.guard.stop_raising()  # from here on a signal is noted, never raised: the record completes
+            secrets = self._all_secrets()
+            with held_signals():
                 shutil.rmtree(self.private, ignore_errors=True)
-                if interrupted is None and self.guard.signame:
-                    interrupted = self.guard.signame
-                outcome = self._record(secrets, interrupted)
+            if interrupted is None and self.guard.signame:
+                interrupted = self.guard.signame
+            outcome = self._record(secrets, interrupted)
         return outcome
 
     def _hand_over_secrets(self) -> None:
@@ -382,7 +389,7 @@ class TenantRun:
         """What a kernel gets at handover: never a secret variable (None unsets it); the handoff file
         instead. Pool kernels start without secret-like variables anyway (helpers.kernels.environ)."""
         env = {HANDOFF_ENV: str(self.handoff), HEADLESS_ENV: "1", RUN_CONTEXT_ENV: str(self.context),
-               sends.LEDGER_ENV: str(self.ledger),
+               sends.LEDGER_ENV: str(self.ledger.parent),
                **{name: None for name in [*SECRET_ENV.values(), *secret_variables(os.environ)]}}
         if os.environ.get(EMULATOR_URL_ENV):
             env[EMULATOR_URL_ENV] = os.environ[EMULATOR_URL_ENV]
@@ -406,7 +413,8 @@ class TenantRun:
                      ", ".join(self.steps), self.options.params_path)
             try:
                 pool = self.options.kernel_pool or KernelPool(size=1, warmup=WARMUP)
-            except RunbookError as exc:  # no kernel can start: every step is recorded as not run
+            except Exception as exc:  # noqa: BLE001 (no kernel can start: every step is recorded as not run)
+                self.printer.say(f"error: the kernels could not start ({type(exc).__name__}: {exc})")
                 self._skip(self.steps[0], f"not run: the kernels could not start ({exc})", FAILED)
                 for later in self.steps[1:]:
                     self._skip(later, "not run: the kernels could not start")
@@ -463,20 +471,27 @@ class TenantRun:
 
     # -------------------------------------------------------------------------------- record
     def _record(self, secrets: list[str], interrupted: str | None) -> RunOutcome:
-        if interrupted and not any(e["result"]["status"] == INTERRUPTED for e in self.entries):
-            done = {e["result"]["step"] for e in self.entries}
-            for step_id in self.steps:
-                if step_id not in done:
-                    self._skip(step_id, f"not run: the run was interrupted by {interrupted}")
+        done = {e["result"]["step"] for e in self.entries}
+        missing = [step_id for step_id in self.steps if step_id not in done]
+        if missing and interrupted:
+            for step_id in missing:
+                self._skip(step_id, f"not run: the run was interrupted by {interrupted}")
+        elif missing:  # every selected step has an entry: a run never looks ok by having none
+            why = self.unexpected or "the run ended before this step"
+            self._skip(missing[0], f"not run: {Scrubber(secrets).text(why)[:300]}", FAILED)
+            for step_id in missing[1:]:
+                self._skip(step_id, f"not run: {missing[0]} could not run")
         self.printer.know(secrets)
-        statuses = [e["result"]["status"] for e in self.entries]
-        exit_code = (EXIT_INTERRUPTED if interrupted else EXIT_FAILED if FAILED in statuses
-                     else EXIT_ACTION if ACTION_REQUIRED in statuses else EXIT_OK)
         failure = getattr(getattr(self, "log_handler", None), "failure", None)
         if failure is not None:
             self.storage_problems.append(f"run.log: {describe_os_error(failure)}")
         leaks = self._guarded("scrub", lambda: scrub_and_scan(
-            sorted(self.run_dir.glob("*.ipynb")) + [p for p in [self.run_dir / "run.log"] if p.exists()], secrets)) or {}
+            sorted(self.run_dir.glob("*.ipynb")) + [p for p in [self.run_dir / "run.log"] if p.exists()], secrets))
+        if leaks is None:  # the scrub itself could not run: nothing may be called clean
+            leaks = {"(the run's files)": ["not scrubbed"]}
+        statuses = [e["result"]["status"] for e in self.entries]
+        exit_code = (EXIT_INTERRUPTED if interrupted else EXIT_FAILED if FAILED in statuses or self.storage_problems
+                     else EXIT_ACTION if ACTION_REQUIRED in statuses else EXIT_OK)
         pending = sends.read(self.ledger) if self.ledger.exists() else None
         summary = {
             "run_id": self.run_dir.name, "tenant": self.params.effective_scope,
@@ -487,6 +502,7 @@ class TenantRun:
             "parameters": self.params.public(), "steps": self.entries, "versions": versions(), "run_by": who(),
             "pending_send": sends.describe(pending) if pending else None,
             "report": str(self.run_dir / "summary.html"), "secret_scan": "clean",
+            "record_problems": list(self.storage_problems),
         }
         # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
         summary = Scrubber(secrets).data(summary)
@@ -506,6 +522,8 @@ class TenantRun:
         for name, kinds in leaks.items():
             self.printer.say(f"error: secret scan: {', '.join(kinds)} survived in {self.run_dir / name}; "
                              "the file was withheld")
+        if self.unexpected:
+            self.printer.say(f"error: {self.unexpected[:300]} (recorded as a failed step)")
         if interrupted:
             self.printer.say(f"Interrupted by {interrupted}: the steps not run are recorded as skipped.")
         if self.storage_problems:
@@ -566,15 +584,15 @@ def _execute(pm, step_id: str, params: RunbookParams, run_dir: Path, cell_timeou
     failure = None
     try:
         # A warm, single-use kernel from the pool (helpers.kernels), its environment and working
-        # directory applied at handover (papermill's own cwd would chdir the whole process: not with a
-        # fleet's threads). Immediate shutdown: every output is in hand by then (make bench: figures).
+        # directory applied at handover, so papermill never changes this process's folder. Immediate
+        # shutdown: every output is in hand by then (make bench: figures).
         pm.execute_notebook(str(NOTEBOOKS / notebook), str(output), parameters=parameters, kernel_name="python3",
                             progress_bar=False, log_output=True, execution_timeout=cell_timeout,
                             shutdown_kernel="immediate", engine_name=ENGINE, kernel_pool=pool, kernel_env=kernel_env,
                             kernel_cwd=str(NOTEBOOKS))
     except pm.PapermillExecutionError as exc:
         failure = f"cell [{exc.exec_count}] (cell {exc.cell_index + 1} of the notebook) raised {exc.ename}: {exc.evalue}"
-    except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
+    except (OSError, RuntimeError, TimeoutError, ValueError, RunbookError) as exc:
         failure = f"the notebook could not run: {type(exc).__name__}: {exc}"
     results = read_results(output) if output.exists() else []
     if results:

@@ -28,6 +28,8 @@ from .secrets import MIN_SECRET_LENGTH
 REDACTED = "[REDACTED]"
 RUN = 12  # a run of this many characters of a secret counts as the secret (error bodies cut it short)
 WITHHELD = "withheld: a secret survived scrubbing in this file, so its content was replaced"
+# base64 pictures are left alone (their payload is long runs of letters and digits); SVG is text and is read.
+BINARY_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
 
 
 def _secrets(values: Iterable[str]) -> list[str]:
@@ -105,7 +107,7 @@ class Scrubber:
     def data(self, node, key: str = ""):
         """A JSON structure with every string value and key scrubbed; image/* payloads untouched."""
         if isinstance(node, str):
-            return node if key.startswith("image/") else self.text(node)
+            return node if key in BINARY_IMAGES else self.text(node)
         if isinstance(node, list):
             return [self.data(item, key) for item in node]
         if isinstance(node, dict):
@@ -197,7 +199,7 @@ def _decoded(text: str) -> list[str]:
 def _strings(node, key: str = ""):
     """Every string of a JSON structure, keys included, except image payloads."""
     if isinstance(node, str):
-        if not key.startswith("image/"):
+        if key not in BINARY_IMAGES:
             yield node
     elif isinstance(node, list):
         for item in node:
@@ -233,17 +235,28 @@ def withhold(path: Path) -> None:
 def scrub_and_scan(paths: Iterable[Path], secrets: Iterable[str], *, scrubber: Scrubber | None = None
                    ) -> dict[str, list[str]]:
     """Scrub every file, then scan it; a file where anything survived is withheld. Returns
-    {file name: [what survived]} (empty when clean)."""
+    {file name: [what survived]} (empty when clean). Each file is handled on its own: one that cannot
+    be parsed (a notebook cut short) is scrubbed as plain text, and one that cannot be read or written
+    is reported, never taken for clean."""
     secrets = list(secrets)
     scrubber = scrubber or Scrubber(secrets)
     scanner = Scanner(secrets)
     problems: dict[str, list[str]] = {}
     for path in paths:
-        scrubber.file(path)
-        leaks = scanner.leaks(path)
+        try:
+            try:
+                scrubber.file(path)
+            except ValueError:  # not the JSON its name promises: its text is scrubbed all the same
+                path.write_text(scrubber.text(path.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
+            leaks = scanner.leaks(path)
+        except OSError as exc:
+            leaks = [f"not scrubbed: {exc.strerror or type(exc).__name__}"]
         if leaks:
             problems[path.name] = leaks
-            withhold(path)
+            try:
+                withhold(path)
+            except OSError:
+                pass
     return problems
 
 

@@ -15,15 +15,16 @@ from pathlib import Path
 
 from .transport import normalise_host
 
-LEDGER_ENV = "BP_RUNBOOK_PENDING_SEND"
+LEDGER_ENV = "BP_RUNBOOK_PENDING_SENDS"  # the folder of the ledgers (tests point it at their own)
 DEFAULT_DIR = Path.home() / ".cache" / "bp-sms-runbook" / "pending-sends"
 
 
 def ledger_path(scope: str, environ=None) -> Path:
-    """The runner names the tenant's record folder (outputs/<tenant>/pending-send.json); a notebook
-    run by hand uses a per-tenant file under ~/.cache."""
+    """One ledger per tenant on this machine, wherever the run was started (the runner, a fleet's
+    worker, a notebook's form): <folder>/<scope>.json, the folder ~/.cache/bp-sms-runbook/pending-sends
+    or $BP_RUNBOOK_PENDING_SENDS."""
     environ = os.environ if environ is None else environ
-    return Path(environ.get(LEDGER_ENV) or DEFAULT_DIR / f"{normalise_host(scope)}.json")
+    return Path(environ.get(LEDGER_ENV) or DEFAULT_DIR) / f"{normalise_host(scope)}.json"
 
 
 def read(path: Path) -> dict | None:

@@ -129,7 +129,7 @@ class Lab:
         self.handoff = tmp_path / "handoff.json"
         port = free_port()
         env = {**os.environ, "BP_EMULATOR_URL": emulator_url, "BP_RUNBOOK_HANDOFF": str(self.handoff),
-               "BP_RUNBOOK_PENDING_SEND": str(tmp_path / "pending-send.json"),
+               "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends"),
                "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
         for name in ("BP_RUNBOOK_HEADLESS", "BP_API_SECRET", "BP_ADMIN_SECRET"):
             env.pop(name, None)

@@ -82,6 +82,13 @@ def emulator_server():
 
 
 @pytest.fixture(autouse=True)
+def _own_pending_send_ledgers(tmp_path, monkeypatch):
+    """The ledgers of texts that may have gone out are per machine (~/.cache): each test keeps its own,
+    and so do the runs it starts (they inherit the environment)."""
+    monkeypatch.setenv("BP_RUNBOOK_PENDING_SENDS", str(tmp_path / "pending-sends"))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_secret_memory():
     clear_memory()
     yield

@@ -71,6 +71,14 @@ def test_committed_notebooks_are_clean():
         assert "shared/" not in json.dumps(nb) and "**Documentation:** [" in nb.cells[0].source
 
 
+def test_papermill_reads_every_parameter_of_every_notebook():
+    """What `papermill --help-notebook` lists, and what papermill injects without 'unknown parameter'."""
+    for step_id, step in STEPS.items():
+        inspected = pm.inspect_notebook(str(NOTEBOOKS / step.notebook))
+        assert list(inspected) == STEP_PARAMETERS[step_id], step.notebook
+        assert all(entry["help"] for entry in inspected.values()), step.notebook
+
+
 def test_practice_run_then_rerun_changes_nothing(kernel_env, tmp_path, console):
     first, second = tmp_path / "first", tmp_path / "second"
     statuses = {}

@@ -275,3 +275,48 @@ def test_no_traceback_for_an_unexpected_error(tmp_path, monkeypatch):
         outcome = run(RunOptions(params_path=write_params(tmp_path), out_dir=tmp_path / "o"), out)
     assert outcome.exit_code == 1
     assert out.getvalue().startswith("error: unexpected RuntimeError: boom ") and CANARY_API not in out.getvalue()
+
+
+def test_a_run_stopped_while_a_text_is_being_sent_blocks_the_next_text(tmp_path):
+    """The pending-send entry is written before Send Message: a stop in the middle leaves the doubt."""
+    import requests
+
+    from .test_runner import ready_seed
+    from .test_steps import settled
+
+    with EmulatorServer(seed=str(ready_seed(tmp_path))) as server:
+        console = f"{server.url}/_emulator"
+        requests.post(f"{console}/faults", json={"kind": "latency", "seconds": 3, "method": "POST",
+                                                 "path_prefix": "/clientweb/smsapi/v1/Messages"}, timeout=5)
+        env = {**os.environ, "TMPDIR": str(private(tmp_path)), "BP_EMULATOR_URL": server.url,
+               "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": CANARY_API}
+        params = write_params(tmp_path, smoke_test=True)
+        cmd = [sys.executable, "-m", "helpers", "run", "--params", str(params), "--only", "6",
+               "--out", str(tmp_path / "outputs")]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        # The Send Message request has reached the emulator (its latency fault is taken): stop the run now.
+        settled(lambda: requests.get(f"{console}/faults", timeout=5).json() == [])
+        proc.send_signal(signal.SIGTERM)
+        printed, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 5, printed
+        settled(lambda: len(requests.get(f"{console}/state", timeout=5).json()["tenants"][0]["messages"]) == 1)
+        again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+        assert again.returncode == 2, again.stdout
+        assert "its fate is unknown, so no new text was sent" in again.stdout
+        assert len(requests.get(f"{console}/state", timeout=5).json()["tenants"][0]["messages"]) == 1
+
+
+def test_kernels_that_cannot_start_fail_the_run_in_one_line(tmp_path):
+    broken = {"JUPYTER_RUNTIME_DIR": "/dev/null/runtime"}  # no kernel can write its connection file
+    single = cli(tmp_path, "run", "--params", "params/demo.yaml", "--emulator", "--out", str(tmp_path / "o"),
+                 env=broken)
+    assert single.returncode == 1, single.stdout
+    assert "error: the kernels could not start (NotADirectoryError" in single.stdout
+    assert "Traceback" not in single.stdout + single.stderr
+    summary = json.loads(next((tmp_path / "o").glob("*/2*/summary.json")).read_text())
+    assert summary["exit_code"] == 1 and summary["steps"][0]["result"]["status"] == "failed"
+    fleet = cli(tmp_path, "run", "--params", "params/fleet/tenant01.yaml", "params/fleet/tenant02.yaml", "--emulator",
+                "--emulator-seed", "fleet", "--jobs", "2", "--out", str(tmp_path / "f"), env=broken)
+    assert fleet.returncode == 1, fleet.stdout
+    assert "error: fleet worker 0: NotADirectoryError" in fleet.stdout
+    assert "Traceback" not in fleet.stdout + fleet.stderr and "interrupted" not in fleet.stdout

@@ -101,3 +101,19 @@ def test_image_payloads_are_not_read_as_tokens(tmp_path):
                                       "data": {"image/png": "iVBORw0KGgo" + "A" * 200}})
     path.write_text(json.dumps(nb))
     assert Scanner([PLAIN]).leaks(path) == []
+
+
+def test_a_file_that_cannot_be_parsed_is_scrubbed_as_text_and_the_rest_still_are(tmp_path):
+    cut = tmp_path / "00_a.ipynb"
+    cut.write_text('{"cells": [{"source": "' + PLAIN + '"', encoding="utf-8")  # a notebook cut short
+    whole = tmp_path / "01_b.ipynb"
+    whole.write_text(notebook([f"{PLAIN}\n"]), encoding="utf-8")
+    assert scrub_and_scan([cut, whole], [PLAIN]) == {}
+    assert PLAIN not in cut.read_text() and PLAIN not in whole.read_text()
+
+
+def test_a_file_that_cannot_be_read_is_never_called_clean(tmp_path):
+    folder = tmp_path / "run.log"
+    folder.mkdir()  # not a file: neither readable nor writable as one
+    problems = scrub_and_scan([folder], [PLAIN])
+    assert problems["run.log"][0].startswith("not scrubbed: ")

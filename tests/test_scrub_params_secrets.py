@@ -212,3 +212,11 @@ def test_environment_secrets_are_known_even_without_their_user(tmp_path):
     store = SecretStore("https://t.example.com", "t.example.com", {"api": "api.sms", "admin": ""}, env, use_keyring=False)
     assert store.get("admin") is None
     assert store.known_values() == ["admin-env-secret-1"]
+
+
+def test_a_parameter_file_nested_too_deeply_is_bad_input(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("[" * 5000 + "]" * 5000, encoding="utf-8")
+    with pytest.raises(ParameterError) as info:
+        load(path)
+    assert "nests too deeply" in str(info.value)

@@ -422,7 +422,7 @@ def test_a_scheduled_run_catches_drift(ready, console, drift, step, expected):
 # ------------------------------------------------------------------ step 06: never a second text by accident
 @pytest.fixture
 def sending(ready, tmp_path):
-    ready["BP_RUNBOOK_PENDING_SEND"] = str(tmp_path / "pending-send.json")
+    ready["BP_RUNBOOK_PENDING_SENDS"] = str(tmp_path / "pending-sends")
     return ready
 
 
@@ -456,7 +456,7 @@ def test_a_text_that_may_have_gone_out_is_never_sent_again(sending, console, tmp
     # The emulator may still be working on a request the client gave up on: wait for it to finish.
     settled(lambda: len([e for e in console.requests() if e["method"] == "POST" and e["path"].endswith("/Messages")]) == 1)
     assert len(messages(console)) == stored
-    ledger = json.loads((tmp_path / "pending-send.json").read_text())
+    ledger = json.loads((tmp_path / "pending-sends" / f"{SCOPE}.json").read_text())
     assert ledger["sid"] is None and ledger["to"] == "+15551234567"
 
     second = run("06_smoke_test", sending, smoke_test=True)
@@ -467,14 +467,15 @@ def test_a_text_that_may_have_gone_out_is_never_sent_again(sending, console, tmp
 
     third = run("06_smoke_test", sending, smoke_test=True, resend_unconfirmed=True)
     assert third.status == "ok" and len(messages(console)) == stored + 1
-    assert not (tmp_path / "pending-send.json").exists()
+    assert not (tmp_path / "pending-sends" / f"{SCOPE}.json").exists()
 
 
 def test_a_known_sid_is_looked_up_before_the_next_text(sending, console, tmp_path):
-    (tmp_path / "pending-send.json").write_text(json.dumps({"sid": None, "to": "+15551234567", "at": "t"}))
+    (tmp_path / "pending-sends").mkdir()
+    (tmp_path / "pending-sends" / f"{SCOPE}.json").write_text(json.dumps({"sid": None, "to": "+15551234567", "at": "t"}))
     run("06_smoke_test", sending, smoke_test=True, resend_unconfirmed=True)
     sid = messages(console)[0]["sid"]
-    (tmp_path / "pending-send.json").write_text(json.dumps({"sid": sid, "to": "+15551234567", "at": "t",
+    (tmp_path / "pending-sends" / f"{SCOPE}.json").write_text(json.dumps({"sid": sid, "to": "+15551234567", "at": "t",
                                                             "answer": "sent, status queued"}))
     r = run("06_smoke_test", sending, smoke_test=True)
     assert r.status == "ok"
@@ -494,4 +495,36 @@ def test_a_refused_send_says_nothing_was_sent(sending, console, tmp_path):
     assert r.status == "action-required"
     assert r.summary.startswith("the tenant refused the test message (HTTP 400: From")
     assert r.summary.endswith("nothing was sent")
-    assert not (tmp_path / "pending-send.json").exists()
+    assert not (tmp_path / "pending-sends" / f"{SCOPE}.json").exists()
+
+
+def test_a_failing_token_request_is_no_doubt_about_a_text(sending, console, tmp_path):
+    console.fault(kind="status", status=503, method="POST", path_prefix="/configapi/v2/oauth/token", count=40)
+    r = run("06_smoke_test", sending, smoke_test=True)
+    assert r.status == "failed"
+    assert r.summary.startswith("no token for 'api.sms' (HTTP 503") and r.summary.endswith("nothing was sent")
+    assert not (tmp_path / "pending-sends" / f"{SCOPE}.json").exists()
+    assert messages(console) == []
+
+
+def test_preflight_says_when_a_secret_is_refused_so_the_form_can_forget_it(env, console):
+    env.update(BP_API_SECRET="W" * 64, BP_ADMIN_SECRET="X" * 64)
+    r = run("00_preflight", env)
+    assert r.status == "action-required"
+    assert r.summary.endswith("but the API user's secret and the admin's secret are refused")
+    assert (r.observed["secret accepted"], r.observed["admin secret accepted"]) == (False, False)
+    assert "02_define_user" in r.evidence["plan"] and r.evidence["plan"]["02_define_user"].startswith("guided")
+
+
+def test_step_02_without_admin_credentials_does_not_guess_when_the_tenant_fails(ready, console):
+    console.fault(kind="status", status=500, method="GET", path_prefix=PROBE, count=8)
+    r = run("02_define_user", ready, admin_user="")
+    assert (r.status, r.summary) == ("failed", "could not verify: the tenant answered HTTP 500: emulator fault: "
+                                               "HTTP 500")
+
+
+def test_a_probe_answer_that_is_not_json_is_said_so(ready, console):
+    console.fault(kind="answer", status=404, body="Not Found", content_type="text/plain", path_prefix=PROBE, count=8)
+    r = run("01_grant_privilege", ready)
+    assert r.status == "ok"
+    assert any("The answer was not JSON (text/plain)" in n for n in r.notes)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from ..auth import AuthenticatedSession
-from ..errors import NotFoundError
+from ..errors import ApiError, NotFoundError
 from ..secrets import Secret
 
 BASE = "/configapi/v2/user"
@@ -32,7 +32,7 @@ class User:
         roles = payload.get("roles") or []
         # SCIM-style answers carry [{"value": "Agent"}]; the Configuration API plain names.
         names = tuple(r.get("value") if isinstance(r, dict) else str(r) for r in roles)
-        return cls(login_id=str(payload.get("loginId")), first_name=payload.get("firstName") or "",
+        return cls(login_id=str(payload.get("loginId", payload.get("login_id"))), first_name=payload.get("firstName") or "",
                    last_name=payload.get("lastName") or "", team=payload.get("team") or "", roles=names,
                    disabled=bool(disabled), extension=payload.get("extension"), email=payload.get("email"),
                    raw=payload)
@@ -90,7 +90,11 @@ class UsersApi:
         self.session.request("DELETE", self._path(login_id))
 
     def is_locked(self, login_id: str) -> bool:
-        return bool(self.session.json("GET", self._path(login_id, "lock/")).get("lockedOut"))
+        path = self._path(login_id, "lock/")
+        value = self.session.json("GET", path).get("lockedOut")
+        if not isinstance(value, bool):  # never guessed: a missing answer is not "not locked"
+            raise ApiError("the answer has no true/false lockedOut", method="GET", path=path, status=200)
+        return value
 
     def clear_lock(self, login_id: str) -> bool:
         return bool(self.session.json("PUT", self._path(login_id, "lock/")).get("lockedOut"))

@@ -225,21 +225,25 @@ class KernelPool:
         self.close()
 
     def close(self) -> None:
-        """Shut every kernel down (warm, in use, retiring) and the zygote. Safe to call twice, from any thread."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            kernels = [*self._warm, *self._busy]
-            self._warm.clear()
-            self._busy.clear()
-        for kernel in kernels:
-            self._kill(kernel)
-        self._reap(block=True)
-        if self.zygote is not None:
-            self.zygote.close()
-        self._context.destroy(linger=0)
-        atexit.unregister(self.close)
+        """Shut every kernel down (warm, in use, retiring) and the zygote. Safe to call twice, from any thread.
+        A signal arriving meanwhile waits until every kernel is gone (helpers.interrupt.held_signals)."""
+        from ..interrupt import held_signals
+
+        with held_signals():
+            with self._lock:
+                if self._closed:
+                    return
+                self._closed = True
+                kernels = [*self._warm, *self._busy]
+                self._warm.clear()
+                self._busy.clear()
+            for kernel in kernels:
+                self._kill(kernel)
+            self._reap(block=True)
+            if self.zygote is not None:
+                self.zygote.close()
+            self._context.destroy(linger=0)
+            atexit.unregister(self.close)
 
     def pids(self) -> list[int]:
         """Every process the pool holds: kernels warm, in use or being shut down, and the zygote."""

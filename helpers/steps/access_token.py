@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ..results import ACTION_REQUIRED, OK, StepResult
-from . import instructions
 from .context import StepContext
 from .privilege import finish_not_accepted, probe_with_api_token, record_accepted
 
@@ -33,8 +32,6 @@ def access_token(ctx: StepContext) -> StepResult:
             r.notes.append(f"The token answer echoes the scope '{token.scope}', not '{p.effective_scope}' "
                            "(Bright Pattern's published sample does this too); the token was accepted regardless.")
     if not tp.accepted:
-        if tp.probe is not None and tp.probe.verdict == "no-privilege":
-            r.actions = instructions.grant_privilege(p)
         return finish_not_accepted(ctx, r, tp, deferred="")
     contradiction = record_accepted(ctx, r, tp)
     token = tp.check.token

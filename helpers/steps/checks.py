@@ -169,7 +169,7 @@ def look_up_user(admin: BrightPatternClient, login: str, *, with_lock: bool = Tr
         return UserLookup(verdict, login, exc.answer, exc.detail)
     if not isinstance(payload, dict):
         return UserLookup(UNVERIFIED, login, "HTTP 200", "the answer is not a user object")
-    answered = payload.get("loginId")
+    answered = payload.get("loginId", payload.get("login_id"))  # the wiki's tables spell it login_id
     if answered != login:
         what = f"the user {answered!r}" if answered else "a user object without a loginId"
         return UserLookup(MISMATCH, login, "HTTP 200", f"asked for {login!r}, the tenant answered {what}")

@@ -9,7 +9,18 @@ from ..errors import ApiError
 from ..practice import LABEL
 from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
 from . import instructions
-from .checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, ISSUED, MISMATCH, NO_PRIVILEGE, UserLookup, look_up_user
+from .checks import (
+    ABSENT,
+    ADMIN_REFUSED,
+    FORBIDDEN,
+    FOUND,
+    ISSUED,
+    MISMATCH,
+    NO_PRIVILEGE,
+    UNVERIFIED,
+    UserLookup,
+    look_up_user,
+)
 from .context import StepContext
 from .instructions import CCA, PRIVILEGE
 from .privilege import probe_with_api_token
@@ -165,6 +176,9 @@ def _guided(ctx: StepContext, r: StepResult, why: str) -> StepResult:
     if tp.check is not None:
         what = tp.probe.said if tp.probe is not None else tp.check.said
         r.evidence["API user's token"] = what
+        if tp.check.verdict == UNVERIFIED or (tp.probe is not None and tp.probe.verdict == UNVERIFIED):
+            r.actions = instructions.could_not_verify(f"the tenant answered {what}")
+            return r.finish(FAILED, f"could not verify: the tenant answered {what}")
     r.actions = instructions.define_user(p, exists=False)
     return r.finish(ACTION_REQUIRED, f"make sure user '{p.api_user}' exists with the role '{p.role}' (admin UI, or "
                                      "admin credentials so the runbook can create it)")

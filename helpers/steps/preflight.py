@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ApiError
 from ..practice import LABEL, emulator_tenants
-from ..results import FAILED, OK, StepResult
+from ..results import ACTION_REQUIRED, FAILED, OK, StepResult
 from ..transport import Transport
 from .checks import ISSUED, REJECTED, request_token
 from .context import StepContext
@@ -49,12 +49,17 @@ def preflight(ctx: StepContext) -> StepResult:
         r.actions = ["Re-run later; if it persists, ask your service provider (the token endpoint fails)."]
         return r.finish(FAILED, f"could not verify the tenant: its token endpoint answers {answer}")
 
+    verdicts = {}
     for role, login in (("api", p.api_user), ("admin", p.admin_user)):
-        secret = ctx.secrets.get(role)
+        secret = ctx.secrets.get(role) if login else None
         if secret is None:
             continue
         check = request_token(ctx.client(login, secret))
+        verdicts[role] = check.verdict
         label = "API user's secret" if role == "api" else "admin's secret"
+        # What the form needs to forget a refused secret, and the plan to promise only what can happen.
+        r.observed["secret accepted" if role == "api" else "admin secret accepted"] = {
+            ISSUED: True, REJECTED: False}.get(check.verdict)
         if check.verdict == ISSUED:
             r.evidence[label] = f"a token was issued to '{login}' (valid {check.token.expires_in} s)"
         elif check.verdict == REJECTED:
@@ -62,16 +67,16 @@ def preflight(ctx: StepContext) -> StepResult:
         else:
             r.evidence[label] = f"could not be checked for '{login}': {check.said}"
 
-    admin = bool(p.admin_user) and (ctx.secrets.get("admin") is not None or p.practice_mode)
+    admin = bool(p.admin_user) and (verdicts.get("admin") == ISSUED or p.practice_mode)
     how = "practice: through the emulator console" if p.practice_mode else "guided: admin UI only"
     plan = {
         "01_grant_privilege": f"{how}; verified with the API user's token",
         "02_define_user": ("dry run: observe only" if p.dry_run else "automated: creates the user if missing")
-        if admin else "guided: no admin credentials; verified with the API user's token when possible",
+        if admin else "guided: no usable admin credentials; verified with the API user's token when possible",
         "03_api_secret": f"{how}; verified by a token request",
         "04_access_token": "automated: requests a token and probes the SMS/MMS API with it",
         "05_chat_service": f"{how}; verified through /phone/ext" if admin
-        else "guided: no admin credentials, so it cannot be verified",
+        else "guided: no usable admin credentials, so it cannot be verified",
         "06_smoke_test": ("skipped: dry run" if p.dry_run else f"automated: sends one text to {p.test_destination}")
         if p.smoke_test else "skipped: smoke_test is false (it sends a real text)",
     }
@@ -79,4 +84,13 @@ def preflight(ctx: StepContext) -> StepResult:
     kinds = [mode.split(":")[0] for mode in plan.values()]
     counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
     target = "the local emulator" if kind == "emulator" else "a tenant"
-    return r.finish(OK, f"{target} answers at {p.base_url} (scope {p.effective_scope}); plan: {counts}")
+    head = f"{target} answers at {p.base_url} (scope {p.effective_scope}); plan: {counts}"
+    refused = [role for role, verdict in verdicts.items() if verdict == REJECTED]
+    if refused:
+        names = " and ".join("the API user's secret" if role == "api" else "the admin's secret" for role in refused)
+        users = " and ".join(f"'{p.api_user}'" if role == "api" else f"'{p.admin_user}'" for role in refused)
+        r.actions = [f"In Contact Center Administrator, Users & Teams > Users: generate a new API secret for {users} "
+                     "and hand it over (a form's secret field, or the environment), then re-run.",
+                     "If a user does not exist, is disabled or locked out, a new secret will not help: see step 02."]
+        return r.finish(ACTION_REQUIRED, f"{head}; but {names} {'is' if len(refused) == 1 else 'are'} refused")
+    return r.finish(OK, head)

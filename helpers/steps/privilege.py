@@ -48,6 +48,9 @@ def record_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe) -> str | No
     """Evidence and inferences of an accepted probe. Returns a contradiction to report, if any."""
     p = ctx.params
     r.evidence["SMS/MMS API probe"] = f"accepted: {tp.probe.evidence}"
+    if tp.probe.content_type != "application/json":
+        r.notes.append(f"The answer was not JSON ({tp.probe.content_type or 'no content type'}): it may come from "
+                       "something in front of the SMS/MMS API. The verdict follows its status only.")
     r.inferred.append(f"a role of '{p.api_user}' holds '{PRIVILEGE}' (the SMS/MMS API did not refuse the token "
                       "with 401 or 403)")
     contradiction = token_contradiction(ctx)

@@ -34,8 +34,18 @@ def smoke_test(ctx: StepContext) -> StepResult:
     if blocked is not None:
         return blocked
 
+    try:  # the token first: a refused or failing token request is no doubt about a text
+        client.tokens.token()
+    except ApiError as exc:
+        r.evidence["token request"] = f"{exc.answer}: {exc.detail}"
+        r.actions = instructions.could_not_verify(f"the token request answered {exc.answer}")
+        return r.finish(FAILED, f"no token for '{p.api_user}' ({exc.answer}: {exc.detail}); nothing was sent")
     at = datetime.now(UTC).isoformat(timespec="seconds")
     entry = {"to": p.test_destination, "from": p.access_number, "at": at}
+    try:  # recorded BEFORE the send: a run stopped while it is under way leaves the doubt on record
+        sends.write(ledger, {**entry, "sid": None, "answer": "sending: the run stopped before the answer arrived"})
+    except OSError as exc:
+        return r.finish(FAILED, f"the send could not be recorded in {ledger} ({exc.strerror}), so nothing was sent")
     try:
         sent = client.sms.send(p.test_destination, p.access_number, p.smoke_message)
     except ApiError as exc:
@@ -104,6 +114,7 @@ def _send_failed(ctx: StepContext, r: StepResult, ledger, entry: dict, exc: ApiE
     p = ctx.params
     refused = exc.status is not None and 400 <= exc.status < 500
     if refused:  # the tenant answered that it did not take the message (429 was retried already)
+        sends.clear(ledger)
         r.evidence["Send Message"] = f"refused: {exc.answer}: {exc.detail}"
         if exc.status in (401, 403):
             r.actions = instructions.grant_privilege(p) if exc.status == 403 else instructions.sms_api_refuses_token(p)

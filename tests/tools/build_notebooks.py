@@ -20,16 +20,17 @@ from helpers.steps import STEPS
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED = "nbval-check-output"  # nbval compares this cell's output (the verdict line) with the reference
 
-# Inline comments are what `papermill --help-notebook` shows: short, so no line runs off the page.
+# Inline comments are what `papermill --help-notebook` shows: short, so no line runs off the page, and
+# without quotes (papermill's parser stops at a quote in a comment and drops the parameter).
 COMMENTS = {
-    "tenant_url": '"emulator", or https://<tenant host>',
-    "scope": 'tenant host for the token request; "" = from tenant_url',
+    "tenant_url": "emulator (the local one), or https://<tenant host>",
+    "scope": "tenant host for the token request; empty: from tenant_url",
     "role": "role that must hold 'Use SMS/MMS API'",
     "api_user": "login ID of the API user (the OAuth client_id)",
     "api_user_first_name": "if the runbook creates the user",
     "api_user_last_name": "if the runbook creates the user",
     "api_user_team": "team, if the runbook creates the user",
-    "admin_user": 'holds Manage users + Manage phones; "" = none',
+    "admin_user": "holds Manage users + Manage phones; empty: none",
     "access_number": "the tenant's SMS access number, E.164",
     "chat_service": "its Outbound chat accounts must hold the number",
     "smoke_test": "True sends ONE real text message",
@@ -40,7 +41,7 @@ COMMENTS = {
     "resend_unconfirmed": "True: send although an earlier text may have gone",
     "practice_mode": "emulator only: act through its console",
     "dry_run": "observe and report; change nothing",
-    "ca_bundle": 'PEM bundle of a private CA; "" = system trust',
+    "ca_bundle": "PEM bundle of a private CA; empty: system trust",
     "connect_timeout": "seconds to connect",
     "read_timeout": "seconds to wait for an answer",
 }
