@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PORT   ?= 8765
 
-.PHONY: demo test lint lab emulator bench screenshots clean help
+.PHONY: demo test lint lab emulator bench screenshots clean help airflow-test
 
 help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
@@ -17,6 +17,7 @@ help:
 	@echo "make emulator  serve the practice tenant on http://127.0.0.1:$(PORT)"
 	@echo "make bench     print timing figures of the client and the runbook against the emulator"
 	@echo "make screenshots  refresh docs/screenshots/ from the browser tests (the README shows them)"
+	@echo "make airflow-test  the Airflow DAG (dags/) run by 'airflow dags test' in its own venv, .venv-airflow"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,5 +55,20 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.tools.bench
 
+# The Airflow DAG (dags/) is tested in its own venv so that nothing of Airflow enters .venv: the project's
+# venv recipe above (requirements, .pth, kernelspec) builds it, then Airflow is resolved together with the
+# project's pins (pip check must stay clean).
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.airflow-installed
+
+$(AIRFLOW_STAMP): dags/requirements.txt requirements.txt pyproject.toml
+	$(MAKE) --no-print-directory VENV=$(AIRFLOW_VENV) $(AIRFLOW_VENV)/.installed
+	$(AIRFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -r dags/requirements.txt
+	$(AIRFLOW_VENV)/bin/python -m pip check
+	touch $(AIRFLOW_STAMP)
+
+airflow-test: $(AIRFLOW_STAMP)
+	$(AIRFLOW_VENV)/bin/python -m pytest -p no:cacheprovider dags/tests
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .ruff_cache
