@@ -186,11 +186,11 @@ class RunbookOperator(BaseOperator):
         super().__init__(**kwargs)
         self.params_file = params_file
         self._process: subprocess.Popen | None = None
+        self._secrets: list[str] = []
 
     def execute(self, context):
         params_file = Path(self.params_file)
         key = tenant_key(params_file)
-        context["tenant_key"] = key  # map_index_template: the tenant names the mapped task
         params = context["params"]
         secrets = connection_secrets(params_file)
         # --log-level ERROR: the task log gets the runner's progress lines and errors; run.log in the
@@ -198,6 +198,7 @@ class RunbookOperator(BaseOperator):
         command = [runner_python(), "-m", "helpers", "run", "--params", str(params_file), "--out", str(out_dir(params)),
                    "--log-level", "ERROR"] + (["--dry-run"] if params.get("dry_run") else [])
         self.log.info("tenant %s: %s", key, " ".join(command))
+        self._secrets = list(secrets.values())
         report, last_line = None, ""
         # Its own session: a Ctrl-C meant for Airflow reaches the runner once, from stop() below.
         self._process = subprocess.Popen(command, cwd=project_root(), env=runner_environment(dict(os.environ), secrets),
@@ -205,8 +206,7 @@ class RunbookOperator(BaseOperator):
                                          text=True, errors="replace", start_new_session=True)
         try:
             for line in self._process.stdout:
-                line = redact(line.rstrip("\n"), list(secrets.values()))
-                self.log.info("%s", line)
+                line = self._say(line)
                 if line.startswith("Report: "):
                     report = line.removeprefix("Report: ").strip()
                 if line.strip():
@@ -221,18 +221,28 @@ class RunbookOperator(BaseOperator):
                 self.log.warning("to do (%s): %s", step["step"], action)
         return result
 
+    def _say(self, line: str) -> str:
+        line = redact(line.rstrip("\n"), self._secrets)
+        self.log.info("%s", line)
+        return line
+
     def stop(self) -> None:
         """SIGTERM: the runner stops the current notebook, records the run as interrupted (exit 5) and
-        releases the lock; killed only if it has not ended after STOP_GRACE_S."""
+        releases the lock; killed only if it has not ended after STOP_GRACE_S. Its last lines (where
+        the record is) still reach the task log."""
         process = self._process
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=STOP_GRACE_S)
+            rest, _ = process.communicate(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            rest, _ = process.communicate()
+        for line in (rest or "").splitlines():
+            self._say(line)
+        self.log.warning("tenant %s: the runner was stopped, exit %s (%s)", tenant_key(self.params_file),
+                         process.returncode, EXIT_MEANINGS.get(process.returncode, "unexpected exit code"))
 
     def on_kill(self) -> None:
         # Airflow calls this on SIGTERM (a person marked the task failed, the worker stops) and after a
@@ -283,6 +293,9 @@ with DAG(
         "execution_timeout": timedelta(seconds=float(os.environ.get("BP_RUNBOOK_TIMEOUT_S", "3600"))),
     },
     tags=["bright-pattern", "runbook"],
+    user_defined_filters={"tenant_key": tenant_key},
 ) as dag:
-    RunbookOperator.partial(task_id="run_tenant", map_index_template="{{ tenant_key }}").expand(
+    # The tenant key names each mapped task in the UI and the logs (rendered before it runs, so a task
+    # stopped by its timeout is named too).
+    RunbookOperator.partial(task_id="run_tenant", map_index_template="{{ task.params_file | tenant_key }}").expand(
         params_file=list_tenants())
