@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PORT   ?= 8765
 
-.PHONY: lock demo demo-fleet test lint lab emulator bench screenshots clean help
+.PHONY: lock demo demo-fleet test lint lab emulator bench screenshots clean help airflow-test
 
 help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench     print timing figures of the client and the runbook against the emulator"
 	@echo "make lock      re-lock requirements.txt from requirements.in (LOCK_ARGS=--upgrade takes upgrades)"
 	@echo "make screenshots  refresh docs/screenshots/ from the browser tests (the README shows them)"
+	@echo "make airflow-test  the Airflow DAG (dags/) run by 'airflow dags test' in its own venv, .venv-airflow"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,5 +73,21 @@ lock:
 bench: $(STAMP)
 	$(BIN)/python -m tests.tools.bench
 
+# The Airflow DAG (dags/) is tested in its own venv so that nothing of Airflow enters .venv: the project's
+# venv recipe above (the locked requirements, the editable install, the kernelspec) builds it, then Airflow
+# is resolved under the lock's versions as constraints (pip check must stay clean).
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.airflow-installed
+
+$(AIRFLOW_STAMP): dags/requirements.txt requirements.txt pyproject.toml
+	$(MAKE) --no-print-directory VENV=$(AIRFLOW_VENV) $(AIRFLOW_VENV)/.installed
+	$(AIRFLOW_VENV)/bin/python -c "import re; open('$(AIRFLOW_VENV)/constraints.txt', 'w').write(''.join(l.split(' ')[0] + '\n' for l in open('requirements.txt') if re.match(r'^[A-Za-z0-9._-]+==', l)))"
+	$(AIRFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -r dags/requirements.txt -c $(AIRFLOW_VENV)/constraints.txt
+	$(AIRFLOW_VENV)/bin/python -m pip check
+	touch $(AIRFLOW_STAMP)
+
+airflow-test: $(AIRFLOW_STAMP)
+	$(AIRFLOW_VENV)/bin/python -m pytest -p no:cacheprovider dags/tests
+
 clean:
-	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .venv-lock .pytest_cache .ruff_cache
