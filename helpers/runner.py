@@ -349,7 +349,7 @@ class TenantRun:
         self.entries: list[dict] = []
         self.storage_problems: list[str] = []
         self.unexpected: str | None = None
-        self.ledger = sends.ledger_path(params.effective_scope)
+        self.ledger = sends.ledger_path(params.effective_scope, params.base_url)
 
     def go(self) -> RunOutcome:
         try:

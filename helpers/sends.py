@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .transport import normalise_host
 
@@ -19,12 +21,14 @@ LEDGER_ENV = "BP_RUNBOOK_PENDING_SENDS"  # the folder of the ledgers (tests poin
 DEFAULT_DIR = Path.home() / ".cache" / "bp-sms-runbook" / "pending-sends"
 
 
-def ledger_path(scope: str, environ=None) -> Path:
-    """One ledger per tenant on this machine, wherever the run was started (the runner, a fleet's
-    worker, a notebook's form): <folder>/<scope>.json, the folder ~/.cache/bp-sms-runbook/pending-sends
-    or $BP_RUNBOOK_PENDING_SENDS."""
+def ledger_path(scope: str, base_url: str, environ=None) -> Path:
+    """One ledger per tenant and address on this machine, wherever the run was started (the runner, a
+    fleet's worker, a notebook's form): <folder>/<scope>@<host_port>.json, the folder
+    ~/.cache/bp-sms-runbook/pending-sends or $BP_RUNBOOK_PENDING_SENDS. The address is part of the name:
+    a practice emulator on another port is another tenant, whose messages the first never knew."""
     environ = os.environ if environ is None else environ
-    return Path(environ.get(LEDGER_ENV) or DEFAULT_DIR) / f"{normalise_host(scope)}.json"
+    where = re.sub(r"[^a-z0-9.-]", "_", urlsplit(base_url).netloc.lower())
+    return Path(environ.get(LEDGER_ENV) or DEFAULT_DIR) / f"{normalise_host(scope)}@{where}.json"
 
 
 def read(path: Path) -> dict | None:

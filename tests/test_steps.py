@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -426,6 +427,11 @@ def sending(ready, tmp_path):
     return ready
 
 
+def ledger(env) -> Path:
+    from helpers.sends import ledger_path
+    return ledger_path(SCOPE, env["BP_EMULATOR_URL"], env)
+
+
 def messages(console) -> list[dict]:
     return console.tenant_state()["messages"]
 
@@ -456,8 +462,8 @@ def test_a_text_that_may_have_gone_out_is_never_sent_again(sending, console, tmp
     # The emulator may still be working on a request the client gave up on: wait for it to finish.
     settled(lambda: len([e for e in console.requests() if e["method"] == "POST" and e["path"].endswith("/Messages")]) == 1)
     assert len(messages(console)) == stored
-    ledger = json.loads((tmp_path / "pending-sends" / f"{SCOPE}.json").read_text())
-    assert ledger["sid"] is None and ledger["to"] == "+15551234567"
+    entry = json.loads(ledger(sending).read_text())
+    assert entry["sid"] is None and entry["to"] == "+15551234567"
 
     second = run("06_smoke_test", sending, smoke_test=True)
     assert second.status == "action-required"
@@ -467,15 +473,15 @@ def test_a_text_that_may_have_gone_out_is_never_sent_again(sending, console, tmp
 
     third = run("06_smoke_test", sending, smoke_test=True, resend_unconfirmed=True)
     assert third.status == "ok" and len(messages(console)) == stored + 1
-    assert not (tmp_path / "pending-sends" / f"{SCOPE}.json").exists()
+    assert not ledger(sending).exists()
 
 
 def test_a_known_sid_is_looked_up_before_the_next_text(sending, console, tmp_path):
-    (tmp_path / "pending-sends").mkdir()
-    (tmp_path / "pending-sends" / f"{SCOPE}.json").write_text(json.dumps({"sid": None, "to": "+15551234567", "at": "t"}))
+    ledger(sending).parent.mkdir(parents=True)
+    ledger(sending).write_text(json.dumps({"sid": None, "to": "+15551234567", "at": "t"}))
     run("06_smoke_test", sending, smoke_test=True, resend_unconfirmed=True)
     sid = messages(console)[0]["sid"]
-    (tmp_path / "pending-sends" / f"{SCOPE}.json").write_text(json.dumps({"sid": sid, "to": "+15551234567", "at": "t",
+    ledger(sending).write_text(json.dumps({"sid": sid, "to": "+15551234567", "at": "t",
                                                             "answer": "sent, status queued"}))
     r = run("06_smoke_test", sending, smoke_test=True)
     assert r.status == "ok"
@@ -495,7 +501,7 @@ def test_a_refused_send_says_nothing_was_sent(sending, console, tmp_path):
     assert r.status == "action-required"
     assert r.summary.startswith("the tenant refused the test message (HTTP 400: From")
     assert r.summary.endswith("nothing was sent")
-    assert not (tmp_path / "pending-sends" / f"{SCOPE}.json").exists()
+    assert not ledger(sending).exists()
 
 
 def test_a_failing_token_request_is_no_doubt_about_a_text(sending, console, tmp_path):
@@ -503,7 +509,7 @@ def test_a_failing_token_request_is_no_doubt_about_a_text(sending, console, tmp_
     r = run("06_smoke_test", sending, smoke_test=True)
     assert r.status == "failed"
     assert r.summary.startswith("no token for 'api.sms' (HTTP 503") and r.summary.endswith("nothing was sent")
-    assert not (tmp_path / "pending-sends" / f"{SCOPE}.json").exists()
+    assert not ledger(sending).exists()
     assert messages(console) == []
 
 

@@ -85,6 +85,7 @@ def airflow_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env | {
         "AIRFLOW_HOME": str(tmp_path / "airflow-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "BP_RUNBOOK_RETRIES": "1", "BP_RUNBOOK_RETRY_DELAY_S": "0",
+        "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends"),  # the test's own, not the machine's
         "BP_ADMIN_SECRET": WORKER_CANARY, "BP_API_SECRET__BRAVO_BRIGHTPATTERN_COM": WORKER_CANARY,
         "AIRFLOW_CONN_BP_RUNBOOK_ZULU": connection("admin", OTHER_TENANT_CANARY, OTHER_TENANT_CANARY),
     } | extra

@@ -29,7 +29,7 @@ def smoke_test(ctx: StepContext) -> StepResult:
     if client is None:
         r.actions = ["Complete step 03 (hand over the API secret) first."]
         return r.finish(ACTION_REQUIRED, "no API secret: the smoke test cannot send")
-    ledger = sends.ledger_path(p.effective_scope, ctx.environ)
+    ledger = sends.ledger_path(p.effective_scope, p.base_url, ctx.environ)
     blocked = _resolve_pending(ctx, r, client, ledger)
     if blocked is not None:
         return blocked
