@@ -33,6 +33,10 @@ class SecretMissingError(RunbookError):
         super().__init__(f"secret {name!r} is not available. Provide it through {sources}")
 
 
+class KernelPoolError(RunbookError):
+    """A pooled kernel could not be started, handed over, or the pool was used wrongly; says the fix."""
+
+
 class ApiError(RunbookError):
     """An HTTP call to the tenant failed. `status` is None when no response arrived."""
 

@@ -112,10 +112,6 @@ class StepNotebook:
         return True
 
     @staticmethod
-    def show(result: StepResult) -> None:
-        show(result)
-
-    @staticmethod
     def raise_if_failed(result: StepResult) -> None:
         """Silent unless the step failed: the verdict line above says how it ended."""
         if result.status == FAILED:

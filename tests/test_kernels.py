@@ -18,8 +18,8 @@ import nbformat
 import papermill as pm
 import pytest
 
+from helpers.errors import KernelPoolError
 from helpers.kernels.engine import ENGINE_NAME
-from helpers.kernels.errors import KernelPoolError
 from helpers.kernels.pool import KernelPool
 
 ROOT = Path(__file__).resolve().parents[1]

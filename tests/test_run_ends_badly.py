@@ -15,15 +15,13 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import yaml
 
 from emulator import EmulatorServer
-from emulator.store import DEFAULT_SEED
 from helpers.record import verify
 from helpers.runner import RunOptions, run
 from helpers.scrub import Scanner
 
-from .test_runner import CANARY_ADMIN, CANARY_API, go, write_params
+from .test_runner import CANARY_ADMIN, CANARY_API, go, ready_seed, write_params
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks
@@ -227,21 +225,9 @@ def test_case_and_trailing_dot_share_one_tenant_record(tmp_path):
 SPECIAL_API = "CANARY-echo/api+Secret=with&<special>chars%2F'" + "x" * 10
 
 
-def echo_seed(tmp_path) -> Path:
-    seed = yaml.safe_load(DEFAULT_SEED.read_text())
-    tenant = seed["tenants"][0]
-    next(r for r in tenant["roles"] if r["name"] == "SMS API")["privileges"] = ["Use SMS/MMS API"]
-    next(u for u in tenant["users"] if u["loginId"] == "admin")["api_secret"] = CANARY_ADMIN
-    tenant["users"].append({"loginId": "api.sms", "firstName": "SMS", "lastName": "API", "team": "Admins",
-                            "roles": ["SMS API"], "api_secret": SPECIAL_API})
-    path = tmp_path / "echo-seed.yaml"
-    path.write_text(yaml.safe_dump(seed), encoding="utf-8")
-    return path
-
-
 @pytest.mark.parametrize("encoding", ["raw", "html", "json", "repr", "url", "base64", "split", "tail"])
 def test_a_tenant_echoing_the_credential_leaves_no_trace_in_any_artifact(tmp_path, encoding):
-    with EmulatorServer(seed=str(echo_seed(tmp_path))) as server:
+    with EmulatorServer(seed=str(ready_seed(tmp_path, api_secret=SPECIAL_API))) as server:
         import requests
         requests.post(f"{server.url}/_emulator/faults", json={"kind": "echo", "encoding": encoding, "count": 50,
                                                                "path_prefix": "/configapi/v2/oauth/token"}, timeout=5)
@@ -281,7 +267,6 @@ def test_a_run_stopped_while_a_text_is_being_sent_blocks_the_next_text(tmp_path)
     """The pending-send entry is written before Send Message: a stop in the middle leaves the doubt."""
     import requests
 
-    from .test_runner import ready_seed
     from .test_steps import settled
 
     with EmulatorServer(seed=str(ready_seed(tmp_path))) as server:

@@ -37,14 +37,14 @@ def write_params(tmp_path: Path, **values) -> Path:
     return path
 
 
-def ready_seed(tmp_path: Path) -> Path:
+def ready_seed(tmp_path: Path, api_secret: str = CANARY_API) -> Path:
     """A tenant where a person already did steps 01, 03 and 05, with canary secrets planted."""
     seed = yaml.safe_load(DEFAULT_SEED.read_text())
     tenant = seed["tenants"][0]
     next(r for r in tenant["roles"] if r["name"] == "SMS API")["privileges"] = ["Use SMS/MMS API"]
     next(u for u in tenant["users"] if u["loginId"] == "admin")["api_secret"] = CANARY_ADMIN
     tenant["users"].append({"loginId": "api.sms", "firstName": "SMS", "lastName": "API", "team": "Admins",
-                            "roles": ["SMS API"], "api_secret": CANARY_API})
+                            "roles": ["SMS API"], "api_secret": api_secret})
     tenant["services"][0]["outbound_chat_accounts"] = ["16502505674"]
     path = tmp_path / "seed.yaml"
     path.write_text(yaml.safe_dump(seed), encoding="utf-8")

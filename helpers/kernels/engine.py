@@ -24,7 +24,7 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
-from .errors import KernelPoolError
+from ..errors import KernelPoolError
 from .pool import KernelPool
 
 ENGINE_NAME = "bp-kernel-pool"

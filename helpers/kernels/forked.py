@@ -25,7 +25,7 @@ from pathlib import Path
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any
 
-from .errors import KernelPoolError
+from ..errors import KernelPoolError
 
 PACKET = 1 << 20
 # Run as a script, not `-m helpers.kernels.zygote`: the kernels it forks then hold no module of this project.

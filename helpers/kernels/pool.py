@@ -38,8 +38,8 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_core.utils import run_sync
 
+from ..errors import KernelPoolError
 from .environ import sanitized_environ
-from .errors import KernelPoolError
 from .forked import Zygote, ZygoteProvisioner, fork_supported, interpreter_of
 
 log = logging.getLogger("helpers.kernels")
