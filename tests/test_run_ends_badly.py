@@ -130,9 +130,12 @@ def test_a_records_folder_removed_during_the_run_ends_in_one_line(tmp_path):
     for line in proc.stdout:
         lines.append(line)
         if "step 02_define_user: started" in line:
-            shutil.rmtree(out / "emulator_example.brightpattern.com")  # somebody cleans up at the wrong moment
+            # Somebody cleans up at the wrong moment. Moved away first (atomic), deleted once the run
+            # has ended: a plain rmtree races the runner's own writes and can fail in the test itself.
+            (out / "emulator_example.brightpattern.com").rename(tmp_path / "cleaned-up")
             break
     rest, _ = proc.communicate(timeout=120)
+    shutil.rmtree(tmp_path / "cleaned-up")
     printed = "".join(lines) + rest
     assert proc.returncode == 1, printed
     assert "error: the run record in " in printed and "is incomplete: " in printed
