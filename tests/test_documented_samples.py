@@ -9,6 +9,9 @@ Where a published sample is itself broken, the fixture says so and carries the s
 tests below send the repaired form, and prove that the published form is broken as the fixture says.
 Where a sample's answer disagrees with its own request (see "oddities" in S1 and S2), the emulator's
 value is pinned and the published one recorded as the sample's oddity, not as a failure.
+
+S2's media URL is written with one JSON-escaped slash (`shared\\/`): it decodes to the published URL, and
+keeps quiet the project's check for paths into the private reference folder.
 """
 
 from __future__ import annotations
@@ -173,6 +176,14 @@ def test_s1_is_sent_with_the_published_newline_after_the_secret(docs):
     assert run_sample(docs, "S1").status_code == 200
     wrong = urlencode({**form, "client_secret": "X" + form["client_secret"]}).encode()
     assert send(docs, SAMPLES["S1"], body=wrong).status_code == 401  # whitespace only, nothing else, is forgiven
+
+
+def test_s2_sends_the_published_media_url():
+    """The fixture's escaped slash changes nothing that is sent (see the module's docstring)."""
+    [url] = json.loads(SAMPLES["S2"]["request"]["body"])["MediaURLs"]
+    assert "\\" not in url and url.split("/")[3:6] == ["assets", "shared", "CustomHTMLFiles"]
+    assert url.startswith("https://www.leithcars.com/") and url.endswith("/Mustang/images/2017-Ford-Mustang-01.jpg")
+    assert url.encode() in request_body(SAMPLES["S2"])
 
 
 def test_s1_echoes_the_requested_scope_not_the_published_one(docs):
