@@ -29,8 +29,8 @@ def api_secret(ctx: StepContext) -> StepResult:
             return r.finish(OK, f"the API secret of '{p.api_user}' works: a token was issued")
         if check.verdict != REJECTED:
             r.evidence["token request"] = f"no verdict: {check.said}"
-            r.actions = instructions.could_not_verify(f"the token request answered {check.said}")
-            return r.finish(FAILED, f"could not verify the API secret: the token request answered {check.said}")
+            return instructions.finish_unverified(r, f"the token request answered {check.said}",
+                                                  f"could not verify the API secret: the token request answered {check.said}")
         r.evidence["token request"] = f"refused: {check.said}"
         if not p.practice_mode or p.dry_run:
             diagnosis = rejected_api_secret(ctx, check)

@@ -23,8 +23,8 @@ def chat_service(ctx: StepContext) -> StepResult:
     access = ctx.admin()
     if access.client is None:
         if access.state == "unverified":
-            r.actions = instructions.could_not_verify(f"the admin's token request answered {access.check.said}")
-            return r.finish(FAILED, f"could not verify: {access.why}")
+            return instructions.finish_unverified(r, f"the admin's token request answered {access.check.said}",
+                                                  f"could not verify: {access.why}")
         r.actions = instructions.chat_service(p)
         r.notes.append(f"Verification needs admin credentials with 'Manage phones' ({SECRET_ENV['admin']}): {access.why}.")
         return r.finish(ACTION_REQUIRED, f"set {p.access_number} as outbound chat account of '{p.chat_service}' in the "
@@ -42,8 +42,7 @@ def chat_service(ctx: StepContext) -> StepResult:
         return r.finish(ACTION_REQUIRED, f"{p.access_number} is not an access number of this tenant (/phone/ext: "
                                          f"{lookup.detail})")
     if lookup.verdict != FOUND:
-        r.actions = instructions.could_not_verify(f"/phone/ext answered {lookup.said}")
-        return r.finish(FAILED, f"could not verify: /phone/ext answered {lookup.said}")
+        return instructions.finish_unverified(r, f"/phone/ext answered {lookup.said}")
     number = lookup.number
     services = list(number.text_out_services)
     r.observed.update({"media": number.media or "(none)", "type": number.type or "(none)",

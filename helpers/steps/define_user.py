@@ -31,8 +31,8 @@ def define_user(ctx: StepContext) -> StepResult:
     access = ctx.admin()
     if access.client is None:
         if access.state == "unverified":
-            r.actions = instructions.could_not_verify(f"the admin's token request answered {access.check.said}")
-            return r.finish(FAILED, f"could not verify: {access.why}")
+            return instructions.finish_unverified(r, f"the admin's token request answered {access.check.said}",
+                                                  f"could not verify: {access.why}")
         return _guided(ctx, r, access.why)
     admin = access.client
     lookup = look_up_user(admin, p.api_user)
@@ -93,8 +93,8 @@ def _lookup_problem(ctx: StepContext, r: StepResult, lookup: UserLookup) -> Step
                      "Report the mismatch to your service provider; re-run afterwards."]
         return r.finish(ACTION_REQUIRED, f"contradiction: Get User for '{p.api_user}' answered about someone else "
                                          f"({lookup.detail})")
-    r.actions = instructions.could_not_verify(f"Get User answered {lookup.said}")
-    return r.finish(FAILED, f"could not verify: Get User for '{p.api_user}' answered {lookup.said}")
+    return instructions.finish_unverified(r, f"Get User answered {lookup.said}",
+                                          f"could not verify: Get User for '{p.api_user}' answered {lookup.said}")
 
 
 def _create(ctx: StepContext, r: StepResult, admin) -> UserLookup | StepResult:
@@ -177,8 +177,7 @@ def _guided(ctx: StepContext, r: StepResult, why: str) -> StepResult:
         what = tp.probe.said if tp.probe is not None else tp.check.said
         r.evidence["API user's token"] = what
         if tp.check.verdict == UNVERIFIED or (tp.probe is not None and tp.probe.verdict == UNVERIFIED):
-            r.actions = instructions.could_not_verify(f"the tenant answered {what}")
-            return r.finish(FAILED, f"could not verify: the tenant answered {what}")
+            return instructions.finish_unverified(r, f"the tenant answered {what}")
     r.actions = instructions.define_user(p, exists=False)
     return r.finish(ACTION_REQUIRED, f"make sure user '{p.api_user}' exists with the role '{p.role}' (admin UI, or "
                                      "admin credentials so the runbook can create it)")

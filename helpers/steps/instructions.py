@@ -1,4 +1,5 @@
-"""What a person does in Contact Center Administrator (CCA), filled in with the parameters.
+"""What a person does in Contact Center Administrator (CCA), filled in with the parameters, and the
+verdict that hands an unanswerable question to people (`finish_unverified`).
 
 The menu paths are the ones Bright Pattern's "SMS/MMS API Admin Configuration" page names; the
 practice admin UI of the emulator uses the same words.
@@ -7,6 +8,7 @@ practice admin UI of the emulator uses the same words.
 from __future__ import annotations
 
 from ..params import RunbookParams
+from ..results import FAILED, StepResult
 from ..secrets import SECRET_ENV
 
 PRIVILEGE = "Use SMS/MMS API"
@@ -68,3 +70,10 @@ def sms_api_refuses_token(p: RunbookParams) -> list[str]:
 def could_not_verify(what: str) -> list[str]:
     return [f"Nothing was concluded: {what}. Re-run the runbook later.",
             "If it persists, send the run's report (summary.html) to your service provider."]
+
+
+def finish_unverified(r: StepResult, what: str, summary: str | None = None) -> StepResult:
+    """The one verdict for an answer that proves nothing (5xx, timeout, unreadable): failed, never ok,
+    with what the tenant answered and what to do. `summary` defaults to "could not verify: <what>"."""
+    r.actions = could_not_verify(what)
+    return r.finish(FAILED, summary or f"could not verify: {what}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..results import ACTION_REQUIRED, FAILED, StepResult
+from ..results import ACTION_REQUIRED, StepResult
 from . import instructions
 from .checks import (
     ACCEPTED,
@@ -89,8 +89,8 @@ def finish_not_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe, *, defe
         return r.finish(ACTION_REQUIRED, f"cannot verify: the API user's secret is refused; {diagnosis.cause}")
     if check.verdict != ISSUED:
         r.evidence["token request"] = f"no verdict: {check.said}"
-        r.actions = instructions.could_not_verify(f"the token request answered {check.said}")
-        return r.finish(FAILED, f"could not verify: the token request for '{p.api_user}' answered {check.said}")
+        return instructions.finish_unverified(r, f"the token request answered {check.said}",
+                                              f"could not verify: the token request for '{p.api_user}' answered {check.said}")
     r.evidence["token request"] = f"a {check.token.token_type} token was issued to '{p.api_user}'"
     if probe.verdict == NO_PRIVILEGE:
         r.evidence["SMS/MMS API probe"] = f"refused: {probe.said}"
@@ -111,5 +111,5 @@ def finish_not_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe, *, defe
         return r.finish(ACTION_REQUIRED, f"the token endpoint issued a token, but the SMS/MMS API rejects it "
                                          f"({probe.said})")
     r.evidence["SMS/MMS API probe"] = f"no verdict: {probe.said}"
-    r.actions = instructions.could_not_verify(f"the SMS/MMS API answered {probe.said}")
-    return r.finish(FAILED, f"could not verify: the SMS/MMS API answered the probe with {probe.said}")
+    return instructions.finish_unverified(r, f"the SMS/MMS API answered {probe.said}",
+                                          f"could not verify: the SMS/MMS API answered the probe with {probe.said}")
