@@ -19,6 +19,7 @@ from .params import RunbookParams, validate
 from .report import show
 from .secrets import MIN_SECRET_LENGTH, SecretStore
 from .steps import run_step
+from .steps.context import SECRET_ACCEPTED
 
 FIELD_TYPES = {f: RunbookParams.__dataclass_fields__[f].type for f in RunbookParams.__dataclass_fields__}
 LABEL_WIDTH = {"description_width": "190px"}
@@ -89,14 +90,16 @@ class StepForm:
             self.message.value = html.escape(f"The {', '.join(short)} is shorter than {MIN_SECRET_LENGTH} characters: "
                                              "not an API secret. Nothing was kept; paste the generated value.")
             return
-        for role, value in entered.items():
-            store.remember(role, value)
+        typed = {role: store.remember(role, value).reveal() for role, value in entered.items()}
         self.message.value = "Running..."
         self.result = self.runner(self.step_id, params, environ=self.environ)
-        refused = [role for role in entered if self.result.observed.get(
-            "secret accepted" if role == "api" else "admin secret accepted") is False]
+        refused = [role for role in entered if self.result.observed.get(SECRET_ACCEPTED[role]) is False]
         for role in refused:
-            store.forget(role)  # a refused secret would only be refused again by every later run
+            held = store.get(role)
+            # A refused secret would only be refused again by every later run; one the step put in its
+            # place (practice mode generates a new one) is not the typed one, and is kept.
+            if held is not None and held.reveal() == typed[role]:
+                store.forget(role)
         note = " ".join(f"The {SECRET_LABELS[r][0]} you entered was refused and is not kept." for r in refused)
         kept = [SECRET_LABELS[r][0] for r in entered if r not in refused]
         if kept:

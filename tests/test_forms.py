@@ -11,6 +11,8 @@ from helpers.results import StepResult
 from helpers.runbook import StepNotebook
 from helpers.secrets import SecretStore
 
+from .conftest import API_USER, SMS_ROLE
+
 
 class FakeRunner:
     def __init__(self):
@@ -128,3 +130,34 @@ def test_the_form_replaces_the_page_result_instead_of_adding_one():
     form.button.click()
     assert replaced == [form.result] and form.output.outputs == ()
     assert "The result below is replaced." in form.message.value
+
+
+# ---------------------------------------------------------------- against the emulator, with the real steps
+def form_03(emulator, tmp_path, monkeypatch):
+    """Step 03's form in practice mode, run by the real runbook against the emulator."""
+    environ = {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    params = validate({"practice_mode": True})
+    form = StepForm("03_api_secret", params, ["api_user", "practice_mode"], secrets=("api",), environ=environ)
+    return form, SecretStore.for_params(params, environ)
+
+
+def test_a_refused_secret_replaced_by_practice_mode_keeps_the_new_one(emulator, admin, tmp_path, monkeypatch):
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    form, store = form_03(emulator, tmp_path, monkeypatch)
+    form.secret.value = "W" * 64
+    form.button.click()
+    assert form.result.status == "changed", form.result.summary
+    held = store.get("api")
+    assert held is not None and held.reveal() != "W" * 64  # the generated secret, which step 04 needs
+    assert "you entered was refused and is not kept" in form.message.value
+
+
+def test_a_refused_secret_is_forgotten_when_the_step_then_fails(emulator, tmp_path, monkeypatch):
+    form, store = form_03(emulator, tmp_path, monkeypatch)  # no such user: practice mode cannot generate one
+    form.secret.value = "W" * 64
+    form.button.click()
+    assert form.result.status == "failed" and form.result.observed["secret accepted"] is False
+    assert store.get("api") is None
+    assert "was refused and is not kept" in form.message.value

@@ -20,7 +20,7 @@ from ..scrub import Scrubber
 from .access_token import access_token
 from .api_secret import api_secret
 from .chat_service import chat_service
-from .context import StepContext
+from .context import SECRET_ACCEPTED, StepContext
 from .define_user import define_user
 from .grant_privilege import grant_privilege
 from .preflight import preflight
@@ -60,9 +60,8 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
             message = message.replace(value, "[redacted]")
         result = ctx.result().finish(FAILED, f"unexpected {type(exc).__name__}: {message}")
     result.notes = ctx.notes + result.notes
-    admin = ctx.admin_checked()
-    if admin is not None:  # the form forgets an admin secret the tenant refused
-        result.observed.setdefault("admin secret accepted", admin)
+    for role, accepted in ctx.secrets_accepted.items():  # the form forgets a secret the tenant refused
+        result.observed.setdefault(SECRET_ACCEPTED[role], accepted)
     # A tenant may quote a credential back in an error body, and steps quote error bodies: the result
     # leaves the step scrubbed, before any table or HTML is made of it.
     return StepResult.from_dict(Scrubber(ctx.secrets.known_values()).data(result.to_dict()))

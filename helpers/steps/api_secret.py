@@ -7,7 +7,7 @@ from ..practice import LABEL
 from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
 from . import instructions
 from .checks import ISSUED, REJECTED, request_token
-from .context import StepContext
+from .context import SECRET_ACCEPTED, StepContext
 from .diagnosis import rejected_api_secret, token_contradiction
 
 
@@ -17,8 +17,8 @@ def api_secret(ctx: StepContext) -> StepResult:
     r.observed["secret available"] = secret is not None
     if secret is not None:
         r.observed["source"] = secret.source
-        check = request_token(ctx.client(p.api_user, secret))
-        r.observed["secret accepted"] = {ISSUED: True, REJECTED: False}.get(check.verdict)
+        check = ctx.check_secret("api", p.api_user, secret)
+        r.observed[SECRET_ACCEPTED["api"]] = ctx.secrets_accepted.get("api")
         if check.verdict == ISSUED:
             r.evidence["token request"] = f"a token was issued to '{p.api_user}'"
             contradiction = token_contradiction(ctx)

@@ -20,6 +20,9 @@ from .checks import ISSUED, REJECTED, TokenCheck, request_token
 # later step can say which earlier steps its evidence confirms. A notebook run by hand has none.
 RUN_CONTEXT_ENV = "BP_RUNBOOK_RUN_CONTEXT"
 
+# The observation that says whether the tenant took a secret: the form forgets a refused one.
+SECRET_ACCEPTED = {"api": "secret accepted", "admin": "admin secret accepted"}
+
 
 @dataclass
 class AdminAccess:
@@ -49,6 +52,7 @@ class StepContext:
         self._admin: AdminAccess | None = None
         self.notes: list[str] = []
         self.memo: dict = {}  # observations made once per step and used by several checks
+        self.secrets_accepted: dict[str, bool] = {}  # role -> the tenant's verdict on its secret, this step
 
     def result(self) -> StepResult:
         return StepResult(self.step_id, self.title)
@@ -80,7 +84,7 @@ class StepContext:
         if not login:
             return AdminAccess(None, "none")
         secret = self.secrets.get("admin")
-        check = request_token(self.client(login, secret)) if secret is not None else None
+        check = self.check_secret("admin", login, secret) if secret is not None else None
         if check is not None and check.verdict == ISSUED:
             return AdminAccess(check.client, "ok", check)
         if self.params.practice_mode and (check is None or check.verdict == REJECTED):
@@ -95,12 +99,13 @@ class StepContext:
             self.notes.append(f"The admin user's secret ({secret.source}) was rejected: {check.said}.")
         return access
 
-    def admin_checked(self) -> bool | None:
-        """Whether the tenant took the admin's secret, when this step asked (None: not asked, no verdict)."""
-        check = self._admin.check if self._admin is not None else None
-        if check is None or check.verdict not in (ISSUED, REJECTED):
-            return None
-        return check.verdict == ISSUED
+    def check_secret(self, role: str, login: str, secret: Secret) -> TokenCheck:
+        """A token request with `role`'s secret; its verdict (issued or refused) is kept for the step's
+        result even when the step later ends in an error."""
+        check = request_token(self.client(login, secret))
+        if check.verdict in (ISSUED, REJECTED):
+            self.secrets_accepted[role] = check.verdict == ISSUED
+        return check
 
     def earlier(self) -> dict[str, str] | None:
         """{step id: status} of the steps this run already recorded; None outside a runner run."""

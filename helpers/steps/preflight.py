@@ -6,8 +6,8 @@ from ..errors import ApiError
 from ..practice import LABEL, emulator_tenants
 from ..results import ACTION_REQUIRED, FAILED, OK, StepResult
 from ..transport import Transport
-from .checks import ISSUED, REJECTED, request_token
-from .context import StepContext
+from .checks import ISSUED, REJECTED
+from .context import SECRET_ACCEPTED, StepContext
 
 
 def target_kind(base_url: str) -> str:
@@ -54,12 +54,11 @@ def preflight(ctx: StepContext) -> StepResult:
         secret = ctx.secrets.get(role) if login else None
         if secret is None:
             continue
-        check = request_token(ctx.client(login, secret))
+        check = ctx.check_secret(role, login, secret)
         verdicts[role] = check.verdict
         label = "API user's secret" if role == "api" else "admin's secret"
         # What the form needs to forget a refused secret, and the plan to promise only what can happen.
-        r.observed["secret accepted" if role == "api" else "admin secret accepted"] = {
-            ISSUED: True, REJECTED: False}.get(check.verdict)
+        r.observed[SECRET_ACCEPTED[role]] = ctx.secrets_accepted.get(role)
         if check.verdict == ISSUED:
             r.evidence[label] = f"a token was issued to '{login}' (valid {check.token.expires_in} s)"
         elif check.verdict == REJECTED:
