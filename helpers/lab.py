@@ -66,6 +66,17 @@ def emulator_url(emulator_port: int | None, environ=os.environ) -> str:
     return check_base_url(environ.get(EMULATOR_URL_ENV) or DEFAULT_EMULATOR_URL, EMULATOR_URL_ENV)
 
 
+def port_number(text: str) -> int:
+    """argparse type for --port and --emulator-port: a TCP port, said plainly when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; give one from 1 to 65535 (e.g. 8766)")
+    return port
+
+
 def lab_command(notebook_dir: Path, port: int, *, open_browser: bool, extra: list[str], euid: int) -> list[str]:
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebook_dir}", f"--ServerApp.port={port}",
                f"--LabApp.app_settings_dir={LAB_SETTINGS}"]
@@ -110,9 +121,9 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
                     "reused if it already answers and otherwise started for the session. Any other option "
                     "is passed to JupyterLab.",
         epilog="Examples: make lab | python -m helpers.lab --port 8890 --emulator-port 8766 --no-browser")
-    parser.add_argument("--port", type=int, default=8888,
+    parser.add_argument("--port", type=port_number, default=8888,
                         help="JupyterLab's port (default: 8888; JupyterLab takes the next free one if it is busy)")
-    parser.add_argument("--emulator-port", type=int,
+    parser.add_argument("--emulator-port", type=port_number,
                         help=f"the emulator's port on 127.0.0.1 (default: ${EMULATOR_URL_ENV}, else {DEFAULT_EMULATOR_URL})")
     parser.add_argument("--notebook-dir", type=Path, default=NOTEBOOKS, help="JupyterLab's root (default: notebooks/)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")

@@ -221,3 +221,13 @@ def test_lab_refuses_an_address_where_something_else_answers(tmp_path):
         other.server_close()
     assert code == 2
     assert f"http://127.0.0.1:{other.server_port} answers, but not as the emulator" in out.getvalue()
+
+
+@pytest.mark.parametrize("option, value", [("--emulator-port", "70000"), ("--port", "0"), ("--emulator-port", "abc")])
+def test_lab_names_a_bad_port_before_starting_anything(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_:
+        lab.main([option, value, "--no-browser", "--notebook-dir", str(tmp_path)], out=io.StringIO())
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: '{value}' is not a port number; give one from 1 to 65535" in err
+    assert "Traceback" not in err
