@@ -19,6 +19,7 @@ from helpers.runbook import STEP_PARAMETERS
 from helpers.steps import STEPS
 
 from .conftest import API_USER, SMS_ROLE, make_client
+from .tools.build_notebooks import build, landing_page
 from .tools.nbval_copies import write_checked_copies
 from .tools.nbval_scenario import scenario_environment
 
@@ -71,6 +72,14 @@ def test_committed_notebooks_are_clean():
         # The reference files of the project's authors are not in a clone: pages cite public documentation.
         assert "bright-pattern-api.md" not in json.dumps(nb) and "seed-sms-mms" not in json.dumps(nb)
         assert "**Documentation:** [" in nb.cells[0].source
+
+
+def test_committed_notebooks_and_landing_page_are_what_the_template_builds():
+    """Edits by hand drift from tests/tools/build_notebooks.py and are lost at the next rebuild."""
+    for step_id, step in STEPS.items():
+        assert (NOTEBOOKS / step.notebook).read_text(encoding="utf-8") == nbformat.writes(build(step_id)) + "\n", (
+            f"{step.notebook} differs from its template: run python -m tests.tools.build_notebooks")
+    assert (NOTEBOOKS / "README.md").read_text(encoding="utf-8") == landing_page()
 
 
 def test_papermill_reads_every_parameter_of_every_notebook():

@@ -60,7 +60,8 @@ PRIVILEGES = (f"[Contact Center Administrator Guide: Privileges]({HELP}/5.19:Con
 ACCESS_NUMBERS = (f"[Contact Center Administrator Guide: Access Numbers]({HELP}/5.8:Contact-center-administrator-guide/"
                   "Directory/AccessNumbers) (5.8)")
 
-PRACTICE_UI = "the practice admin UI (`http://127.0.0.1:8765/_emulator/`, started by `make lab`)"
+PRACTICE_UI = ("the practice admin UI (the emulator's `/_emulator/` page; `make lab` prints its address, by "
+               "default `http://127.0.0.1:8765/_emulator/`)")
 
 # Each page: why the step exists, what a person does in the admin UI, what the notebook checks, and
 # what a good result looks like. Plain words; the menu paths are the ones the instructions print.
@@ -194,6 +195,8 @@ def build(step_id: str) -> nbformat.NotebookNode:
         new_code_cell("nb.verdict(result)", metadata={"tags": [CHECKED]}),
         new_code_cell("nb.raise_if_failed(result)"),
     ]
+    for i, cell in enumerate(cells):  # fixed ids: rebuilding an unchanged page changes nothing
+        cell.id = f"step{number}-cell{i}"
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
