@@ -50,6 +50,7 @@ class StepForm:
         self.button = widgets.Button(description=f"Run step {step_id[:2]} with these values", button_style="primary",
                                      layout=widgets.Layout(width="auto"))
         self.message = widgets.HTML()
+        self.message.add_class("bp-form-message")  # what a press says, found by the browser tests
         self.output = widgets.Output()  # only used while the page shows no result yet
         self.result = None
         self.button.on_click(self._clicked)

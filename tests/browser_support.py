@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -59,6 +58,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def served_url(runtime_dir: Path) -> str | None:
+    """Where the one Jupyter server of this runtime folder listens, from its own runtime file: a port
+    chosen beforehand may be taken by then, and Jupyter then moves to another."""
+    for info in runtime_dir.glob("jpserver-*.json"):
+        try:
+            return f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
+        except (OSError, ValueError, KeyError):
+            return None  # being written: ask again
+    return None
 
 
 def body_text(driver) -> str:
@@ -127,27 +137,32 @@ class Lab:
         self.root = tmp_path / "notebooks"
         shutil.copytree(ROOT / "notebooks", self.root)
         self.handoff = tmp_path / "handoff.json"
-        port = free_port()
+        runtime = tmp_path / "runtime"
         env = {**os.environ, "BP_EMULATOR_URL": emulator_url, "BP_RUNBOOK_HANDOFF": str(self.handoff),
-               "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends"),
-               "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+               "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends"), "JUPYTER_RUNTIME_DIR": str(runtime),
+               "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+               # A developer's own Jupyter settings stay out of the test.
+               "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+               "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-user-settings")}
         for name in ("BP_RUNBOOK_HEADLESS", "BP_API_SECRET", "BP_ADMIN_SECRET"):
             env.pop(name, None)
         self.log_path = tmp_path / "lab.log"
         self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-             f"--IdentityProvider.token={LAB_TOKEN}", f"--ServerApp.root_dir={self.root}", "--allow-root",
-             "--LabApp.expose_app_in_browser=True", f"--LabApp.app_settings_dir={ROOT / 'helpers' / 'lab_settings'}"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{port}"
+        from helpers.lab import lab_command  # the command `make lab` runs; port 0: the system picks a free one
+
+        command = lab_command(self.root, 0, open_browser=False, euid=os.geteuid(),
+                              extra=["--ip=127.0.0.1", f"--IdentityProvider.token={LAB_TOKEN}",
+                                     "--LabApp.expose_app_in_browser=True"])
+        self.proc = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            self.url = served_url(runtime)
             try:
-                if requests.get(f"{self.url}/api/status?token={LAB_TOKEN}", timeout=1).ok:
+                if self.url and requests.get(f"{self.url}/api/status?token={LAB_TOKEN}", timeout=1).ok:
                     return
             except requests.RequestException:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.stop()
         pytest.fail("JupyterLab did not start: " + self.log_path.read_text()[-2000:])
 

@@ -72,12 +72,23 @@ class NotebookPage:
         self.browser.find_element(By.XPATH, f"//div[contains(@class,'widget-checkbox')][.//*[normalize-space()={label!r}]]"
                                             "//input[@type='checkbox']").click()
 
-    def press_run(self) -> None:
+    def press_run(self) -> str:
+        """Press the form's button and wait for what this press says (never the page's earlier verdict,
+        which may be the same words); returns the form's message."""
         from selenium.webdriver.common.by import By
 
+        message = ".bp-form-message .widget-html-content"
+        # Blank the message shown so far: the kernel's answer re-renders it ("Running...", then the outcome).
+        self.browser.execute_script(f"document.querySelectorAll({json.dumps(message)}).forEach(e => e.textContent = '')")
         button = self.browser.find_element(By.XPATH, f"//button[normalize-space()='Run step {self.number} with these values']")
         button.location_once_scrolled_into_view  # noqa: B018 (scrolls the form into view)
         button.click()
+
+        def said(d):
+            text = d.find_element(By.CSS_SELECTOR, message).text.strip()
+            return text if text and text != "Running..." else False
+
+        return self.wait.until(said)
 
     def show_form(self) -> None:
         """Scroll so that the form and the result below it are in view (for a screenshot)."""

@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from helpers import lab
 from helpers.errors import ParameterError
 
-from .browser_support import free_port, start_chromium
+from .browser_support import free_port, served_url, start_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "lab-test-token"
@@ -72,9 +72,10 @@ class Launcher:
         self.lab_port = free_port()
         self.url = f"http://127.0.0.1:{self.lab_port}"
         self.log_path = tmp_path / "launcher.log"
+        self.runtime = tmp_path / "runtime"
         env = {**env, "BP_LAB_TEST_MARKER": self.marker, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
                "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-user-settings"),
-               "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+               "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "helpers.lab", "--port", str(self.lab_port), "--no-browser",
@@ -87,6 +88,7 @@ class Launcher:
     def wait_for_lab(self) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and self.proc.poll() is None:
+            self.url = served_url(self.runtime) or self.url  # JupyterLab moves on if the port was taken meanwhile
             try:
                 if requests.get(f"{self.url}/api/status", headers={"Authorization": f"token {TOKEN}"}, timeout=2).ok:
                     return
