@@ -173,6 +173,8 @@ def test_a_refused_secret_for_a_missing_user_points_to_step_02_and_is_not_kept(b
     page.until_verdict("ok")
     page = NotebookPage(browser, lab, "03_api_secret.ipynb")
     page.verdict()
+    # A slow tenant: the page still shows the earlier action-required verdict while the press runs.
+    console.fault(kind="latency", seconds=1.5, path_prefix="/configapi", count=20)
     page.hand_over("API secret", "W" * 64)  # a secret, but the user 'api.sms' does not exist yet
     verdict = page.until_verdict("action-required")
     assert "the user 'api.sms' does not exist (Get User: HTTP 404), so no secret can work; complete step 02 first" in verdict
