@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "outputs"
 EXIT_OK, EXIT_FAILED, EXIT_ACTION, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5
+SCAN_FAILED = "secret scan failed: a secret survived scrubbing (the file was withheld)"
 ENGINE = "bp-kernel-pool"
 WARMUP = "import helpers.runbook"  # a warm kernel has imported the runbook before any notebook ran in it
 log = logging.getLogger("helpers.runner")
@@ -507,16 +508,17 @@ class TenantRun:
         # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
         summary = Scrubber(secrets).data(summary)
         if leaks:
-            summary.update(exit_code=EXIT_FAILED, exit_meaning="secret scan failed: a secret survived scrubbing "
-                                                               "(the file was withheld)", secret_scan=leaks)
+            summary.update(exit_code=EXIT_FAILED, exit_meaning=SCAN_FAILED, secret_scan=leaks)
         self._guarded("summary.json", lambda: write_json(self.run_dir / "summary.json", summary))
         self._guarded("summary.html", lambda: write_html(self.run_dir / "summary.html", summary))
         late = self._guarded("scan of the summaries", lambda: scrub_and_scan(
             [p for p in (self.run_dir / "summary.json", self.run_dir / "summary.html") if p.exists()], secrets)) or {}
         if late:
             leaks.update(late)
-            summary["exit_code"] = EXIT_FAILED
+            summary.update(exit_code=EXIT_FAILED, exit_meaning=SCAN_FAILED, secret_scan=leaks)
         manifest = self._guarded("manifest.json", lambda: write_manifest(self.run_dir))
+        if self.storage_problems and summary["exit_code"] != EXIT_FAILED:  # the history row says what we exit with
+            summary.update(exit_code=EXIT_FAILED, exit_meaning=EXIT_MEANINGS[EXIT_FAILED])
         row = history_row(summary) | {"manifest_sha256": manifest or ""}
         chained = self._guarded(HISTORY, lambda: append_history(self.tenant_dir / HISTORY, row, HISTORY_FIELDS))
         for name, kinds in leaks.items():

@@ -4,6 +4,7 @@ shows a traceback."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -308,3 +309,18 @@ def test_kernels_that_cannot_start_fail_the_run_in_one_line(tmp_path):
     assert fleet.returncode == 1, fleet.stdout
     assert "error: fleet worker 0: NotADirectoryError" in fleet.stdout
     assert "Traceback" not in fleet.stdout + fleet.stderr and "interrupted" not in fleet.stdout
+
+
+def test_a_record_problem_found_late_is_the_exit_code_of_the_history_row(tmp_path, monkeypatch):
+    """The manifest is written after summary.json: its failure still makes the history row say exit 1."""
+    import errno
+
+    def full(run_dir):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("helpers.runner.write_manifest", full)
+    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"])
+    assert outcome.exit_code == 1 and "manifest.json: No space left on device" in printed
+    with (outcome.run_dir.parent / "history.csv").open(newline="") as history:
+        row = list(csv.DictReader(history))[-1]
+    assert row["exit_code"] == "1" and row["outcome"].startswith("a step failed (or the record could not be completed)")
