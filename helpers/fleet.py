@@ -46,11 +46,12 @@ from .runner import (
     Printer,
     RunOptions,
     RunOutcome,
+    describe_os_error,
     patched_environ,
     run,
     start_emulator,
 )
-from .secrets import SECRET_ENV
+from .secrets import SECRET_ENV, secret_variables
 from .steps import STEPS
 from .summary import EXIT_MEANINGS
 
@@ -118,8 +119,12 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
         stdout.write(json.dumps(event) + "\n")
         stdout.flush()
 
+    # Outside a tenant's run a signal is noted, never fatal: the outcome of the tenant just finished
+    # still reaches the fleet, and no further tenant starts (during a run, the runner's own guard acts).
+    between = SignalGuard()
+    between.stop_raising()
     try:
-        with KernelPool(size=1, warmup=WARMUP) as pool:
+        with between.installed(), KernelPool(size=1, warmup=WARMUP) as pool:
             send({"ready": True})
             for line in stdin:
                 task = json.loads(line)
@@ -127,19 +132,18 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
                 outcome = run(options, _Lines(send, task["tenant"]))
                 send({"tenant": task["tenant"], "exit_code": outcome.exit_code,
                       "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "summary": outcome.summary})
-                if outcome.exit_code == EXIT_INTERRUPTED:
+                if outcome.exit_code == EXIT_INTERRUPTED or between.signame:
                     return EXIT_INTERRUPTED  # a signal reached this worker: no further tenant
-    except KeyboardInterrupt:  # Ctrl-C between two tenants: nothing to record
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if between.signame else 0
     except Exception as exc:  # noqa: BLE001 (e.g. no kernel can start here): said in one line, never a traceback
         send({"error": f"{type(exc).__name__}: {exc}"[:300]})
         return 1
-    return 0
 
 
 def run_fleet(options: RunOptions, params: list[str | Path], jobs: int, out: TextIO) -> FleetOutcome:
     """One runbook per tenant, `jobs` at once. Never raises: the exit code says what happened."""
     printer = Printer(out)
+    printer.know(list(secret_variables(os.environ).values()))  # every tenant's: workers' stray lines pass here
     guard = SignalGuard()
     try:
         with guard.installed():
@@ -202,8 +206,11 @@ def _run_fleet(options, given, jobs, printer, guard) -> FleetOutcome:
     folder = _write_summary(Path(options.out_dir), outcomes, code, started, jobs, printer)
     if worker_output and folder is not None:
         log = folder / "workers.log"
-        log.write_text("\n".join(printer.scrubber.text(line) for line in worker_output) + "\n", encoding="utf-8")
-        printer.say(f"note: the workers wrote {len(worker_output)} lines to their error output: {log}")
+        try:
+            log.write_text("\n".join(printer.scrubber.text(line) for line in worker_output) + "\n", encoding="utf-8")
+            printer.say(f"note: the workers wrote {len(worker_output)} lines to their error output: {log}")
+        except OSError as exc:
+            printer.say(f"error: the workers' error output could not be kept in {log}: {describe_os_error(exc)}")
     printer.say(f"Fleet exit {code}: {EXIT_MEANINGS.get(code)}")
     return FleetOutcome(code, outcomes, folder)
 
@@ -218,7 +225,8 @@ class Worker:
         self.index, self.busy, self.stderr = index, None, []
         threading.Thread(target=self._read, args=(events,), daemon=True, name=f"fleet-worker-{index}").start()
         # What a worker writes to its error output is kept for the fleet's workers.log, never shown raw.
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self.stderr_reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        self.stderr_reader.start()
 
     def _read(self, events: queue.Queue) -> None:
         for line in self.proc.stdout:
@@ -276,22 +284,27 @@ def _drive(options, files, scopes, jobs, printer, guard, outcomes, worker_output
                 continue
     except Interrupted as exc:
         interrupted = exc.signame
-        with guard.deferring():
-            for worker in workers:  # each worker's runner records its tenant as interrupted
-                if worker.proc.poll() is None:
-                    worker.proc.send_signal(signal.Signals[exc.signame])
-            while alive:
-                try:
-                    handle(*events.get(timeout=0.2))
-                except queue.Empty:
-                    if all(w.proc.poll() is not None for w in workers) and events.empty():
-                        break
+        guard.stop_raising()  # from here on a signal is noted: the workers' outcomes and the summary complete
+        for worker in workers:  # each worker's runner records its tenant as interrupted
+            if worker.proc.poll() is None:
+                worker.proc.send_signal(signal.Signals[exc.signame])
+        # Every worker's last words (its outcome line, then end of output): a worker that has exited may
+        # still have an outcome on its way through the reader thread.
+        deadline = time.monotonic() + 120
+        while alive and time.monotonic() < deadline:
+            try:
+                handle(*events.get(timeout=0.2))
+            except queue.Empty:
+                continue
     finally:
+        guard.stop_raising()
         for worker in workers:
             try:
                 worker.proc.wait(timeout=60)
-            except Exception:  # noqa: BLE001 (a worker that will not stop is stopped)
+            except subprocess.TimeoutExpired:  # a worker that will not stop is stopped
                 worker.proc.kill()
+                worker.proc.wait()
+            worker.stderr_reader.join(timeout=10)
     worker_output[:] = [f"worker {w.index}: {line.rstrip()}" for w in workers for line in w.stderr]
     return interrupted
 

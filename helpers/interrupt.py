@@ -39,11 +39,6 @@ class SignalGuard:
     def __init__(self):
         self.received: list[str] = []
         self._deferring = False
-        self._stop = threading.Event()  # for code that polls instead of being interrupted
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
 
     @property
     def signame(self) -> str | None:
@@ -52,7 +47,6 @@ class SignalGuard:
     def _handler(self, signum, _frame):
         name = signal.Signals(signum).name
         self.received.append(name)
-        self._stop.set()
         if not self._deferring and len(self.received) == 1:
             raise Interrupted(name)
 
@@ -73,12 +67,3 @@ class SignalGuard:
     def stop_raising(self) -> None:
         """From now on signals are recorded, never raised (the record is being completed)."""
         self._deferring = True
-
-    @contextlib.contextmanager
-    def deferring(self):
-        """Signals arriving inside this block are recorded, never raised."""
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False

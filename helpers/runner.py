@@ -447,10 +447,6 @@ class TenantRun:
                         stopped_after = step_id
         return None
 
-    def _skip_rest(self, step_id: str, signame: str) -> None:
-        for later in self.steps[self.steps.index(step_id):]:
-            self._skip(later, f"not run: the run was interrupted by {signame}")
-
     def _write_context(self) -> None:
         # Later steps read what earlier ones concluded (statuses only: no secret, no evidence).
         self.context.write_text(json.dumps({"steps": {e["result"]["step"]: {"status": e["result"]["status"]}
@@ -466,9 +462,7 @@ class TenantRun:
         result = StepResult(step_id, STEPS[step_id].title).finish(
             INTERRUPTED, f"interrupted by {signame} while the notebook ran; the cells that finished are in its output")
         self.entries.append({"result": result.to_dict(), "notebook": notebook.name if marked else None,
-                             "failure": f"interrupted by {signame}", "seconds": 0.0})
-        if step_id != self.steps[-1]:
-            self._skip_rest(self.steps[self.steps.index(step_id) + 1], signame)
+                             "failure": f"interrupted by {signame}", "seconds": 0.0})  # _record skips the rest
 
     # -------------------------------------------------------------------------------- record
     def _record(self, secrets: list[str], interrupted: str | None) -> RunOutcome:
