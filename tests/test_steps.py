@@ -106,6 +106,9 @@ def test_several_roles_make_the_role_unobservable(ready, console):
     ({"kind": "status", "status": 400}, "ok", "accepts it (HTTP 400)"),
     ({"kind": "answer", "status": 404, "body": "Not Found", "content_type": "text/plain"}, "ok",
      "accepts it (HTTP 404)"),
+    ({"kind": "answer", "status": 404, "body": "<html><h1>404 Not Found</h1>nginx</html>", "content_type": "text/html"},
+     "failed", "could not verify: the SMS/MMS API answered the probe with HTTP 404: a web page, not an answer of the "
+               "SMS/MMS API (a gateway or proxy may have answered)"),
     ({"kind": "status", "status": 401}, "action-required",
      "the token endpoint issued a token, but the SMS/MMS API rejects it (HTTP 401: emulator fault: HTTP 401)"),
     ({"kind": "status", "status": 403}, "action-required",

@@ -73,7 +73,9 @@ class Probe:
                    are answers about the request, given after the token was accepted) and any 2xx
                    with a readable JSON body (a tenant that answers unknown ids with 200).
     unverified:    5xx, 429 (a rate limiter may sit in front of authorisation), 407 (a proxy), 3xx,
-                   a 2xx that is not JSON, a timeout or no answer: nothing is known.
+                   a 2xx that is not JSON, a 4xx web page (text/html: a gateway or proxy answering for
+                   a path it does not route, e.g. an SMS/MMS API that is not enabled), a timeout or no
+                   answer: nothing is known.
     """
 
     verdict: str
@@ -103,6 +105,9 @@ def probe_sms_api(client: BrightPatternClient) -> Probe:
         return Probe(NO_PRIVILEGE, exc.answer, exc.detail, exc.content_type)
     except ApiError as exc:
         if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (407, 429):
+            if exc.content_type == "text/html":
+                return Probe(UNVERIFIED, exc.answer, "a web page, not an answer of the SMS/MMS API (a gateway or "
+                                                     "proxy may have answered)", exc.content_type)
             return Probe(ACCEPTED, exc.answer, content_type=exc.content_type)
         return Probe(UNVERIFIED, exc.answer, exc.detail, exc.content_type)
     content_type = ApiError("", method="GET", path=path, content_type=response.headers.get("Content-Type")).content_type
