@@ -367,6 +367,24 @@ def test_an_address_without_a_token_endpoint_fails_preflight(env, console):
                               "this address")
 
 
+def test_an_address_that_answers_200_to_a_token_request_without_credentials_fails_preflight(env, console):
+    console.fault(kind="answer", status=200, body="<html>welcome</html>", content_type="text/html",
+                  path_prefix="/configapi/v2/oauth/token", method="POST", count=3)
+    r = run("00_preflight", env, admin_user="")
+    assert (r.status, r.summary.split(" answers ")[1]) == (
+        "failed", "HTTP 200 at POST /configapi/v2/oauth/token: there is no token endpoint at this address")
+
+
+def test_preflight_does_not_pass_a_secret_it_could_not_check(env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(kind="status", status=400, path_prefix="/configapi/v2/oauth/token", method="POST", count=1)
+    console.fault(kind="status", status=500, path_prefix="/configapi/v2/oauth/token", method="POST", count=8)
+    r = run("00_preflight", env)  # the first request (no credentials) 400, the admin's token request 500
+    assert r.status == "failed", r.summary
+    assert r.summary.startswith("could not verify: the token request with the admin's secret answered HTTP 500")
+    assert r.actions[0].startswith("Nothing was concluded")
+
+
 def test_preflight_says_whether_the_target_answers_as_the_emulator(env, console):
     r = run("00_preflight", env, admin_user="")
     assert r.summary.startswith("the local emulator answers at")

@@ -6,6 +6,7 @@ from ..errors import ApiError
 from ..practice import LABEL, emulator_tenants
 from ..results import ACTION_REQUIRED, FAILED, OK, StepResult
 from ..transport import Transport
+from . import instructions
 from .checks import ISSUED, REJECTED
 from .context import SECRET_ACCEPTED, StepContext
 
@@ -27,7 +28,8 @@ def preflight(ctx: StepContext) -> StepResult:
         r.notes.append(f"{LABEL} the admin-UI steps 01, 03 and 05 will act through the emulator's console")
 
     # Does the address answer as a tenant? A token request without credentials must be refused
-    # with an HTTP answer; which 4xx is undocumented, so any 4xx except 404/405 will do.
+    # with an HTTP answer; which 4xx is undocumented, so any 4xx except 404/405 will do. A 2xx
+    # (a web page, a catch-all) is no token endpoint: it accepted a request that has nothing to accept.
     transport = Transport(p.base_url, connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
                           ca_bundle=p.ca_bundle or None, sleep=ctx.sleep)
     try:
@@ -41,7 +43,7 @@ def preflight(ctx: StepContext) -> StepResult:
             r.actions = [f"Check tenant_url ({p.base_url}) and the network path to it{hint}."]
             return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}{hint}")
     r.evidence["token endpoint"] = f"answers: {answer} to a request without credentials"
-    if status in (404, 405) or 300 <= status < 400:
+    if status in (404, 405) or 200 <= status < 400:
         r.actions = [f"Check tenant_url: {p.base_url} answers, but not as a Bright Pattern tenant."]
         return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no token "
                                 "endpoint at this address")
@@ -65,6 +67,7 @@ def preflight(ctx: StepContext) -> StepResult:
             r.evidence[label] = f"refused for '{login}': {check.said}"
         else:
             r.evidence[label] = f"could not be checked for '{login}': {check.said}"
+            return instructions.finish_unverified(r, f"the token request with the {label} answered {check.said}")
 
     admin = bool(p.admin_user) and (verdicts.get("admin") == ISSUED or p.practice_mode)
     how = "practice: through the emulator console" if p.practice_mode else "guided: admin UI only"
