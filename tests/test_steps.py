@@ -226,6 +226,20 @@ def test_user_without_role_needs_the_admin_ui_unless_practice(env, console, admi
     assert r.status == "changed" and admin.users.get(API_USER).roles == ("Agent", SMS_ROLE)
 
 
+def test_practice_01_names_the_users_roles_when_the_role_already_holds_the_privilege(env, console, admin,
+                                                                                    admin_secret):
+    console.grant(SMS_ROLE)
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=["Agent"])
+    env.update(BP_ADMIN_SECRET=admin_secret, BP_API_SECRET=console.generate_secret(API_USER))
+    r = run("01_grant_privilege", env, practice_mode=True)
+    assert (r.status, r.changed) == ("action-required", [])  # nothing granted again, nothing claimed
+    assert r.summary == ("role 'SMS API' holds 'Use SMS/MMS API' (emulator console), but the SMS/MMS API refuses the "
+                         "API user's token (HTTP 403): the user 'api.sms' lacks the role 'SMS API' (step 02)")
+    assert r.evidence["roles (Get User)"] == ["Agent"]
+    r = run("01_grant_privilege", env, practice_mode=True, admin_user="")  # no Get User: the cause is named as a check
+    assert r.status == "action-required" and r.summary.endswith("check the roles of 'api.sms' (step 02)")
+
+
 @pytest.mark.parametrize("change,summary,hint", [
     ({"api_user_team": "Nope"}, "the team 'Nope' does not exist (Create User: HTTP 404: user team not found)",
      "existing team (Admins, Customer Service)"),
@@ -260,8 +274,9 @@ def test_unreadable_lock_state_is_not_claimed(env, console, admin, admin_secret)
     console.fault(kind="status", status=500, method="GET", path_prefix="/configapi/v2/user/lock/", count=8)
     env["BP_ADMIN_SECRET"] = admin_secret
     r = run("02_define_user", env)
-    assert (r.status, r.summary) == ("ok", "user 'api.sms' has the role 'SMS API' and is enabled, lock state unknown "
-                                           "(HTTP 500) (Get User)")
+    assert (r.status, r.summary) == ("failed", "could not verify: user 'api.sms' has the role 'SMS API' and is "
+                                               "enabled, but Get User Lock State answered HTTP 500")
+    assert r.evidence["state"] == "enabled, lock state unknown (HTTP 500)"
 
 
 def test_a_create_whose_answer_is_lost_is_never_sent_again(env, console, admin_secret):

@@ -71,8 +71,13 @@ def define_user(ctx: StepContext) -> StepResult:
         r.actions = instructions.user_state(p, what)
         return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' has the role '{p.role}' but is {what}")
     verb = "was created with" if created else ("was given" if status == CHANGED else "has")
-    state = "enabled and not locked out" if lookup.locked is False else lookup.state_words()
-    return r.finish(status, f"user '{p.api_user}' {verb} the role '{p.role}' and is {state} (Get User)")
+    if lookup.locked is None:  # a user locked out cannot use its token: unknown is not "fine"
+        return instructions.finish_unverified(
+            r, f"Get User Lock State answered {lookup.lock_answer}",
+            f"could not verify: user '{p.api_user}' {verb} the role '{p.role}' and is enabled, but Get User Lock "
+            f"State answered {lookup.lock_answer}")
+    return r.finish(status, f"user '{p.api_user}' {verb} the role '{p.role}' and is enabled and not locked out "
+                            "(Get User)")
 
 
 def _lookup_problem(ctx: StepContext, r: StepResult, lookup: UserLookup) -> StepResult | None:

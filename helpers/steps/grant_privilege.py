@@ -6,9 +6,10 @@ from __future__ import annotations
 from ..practice import LABEL
 from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
 from . import instructions
-from .checks import ISSUED
+from .checks import FOUND, ISSUED, NO_PRIVILEGE
 from .context import StepContext
-from .instructions import PRIVILEGE
+from .diagnosis import api_user_lookup
+from .instructions import CCA, PRIVILEGE
 from .privilege import finish_not_accepted, probe_with_api_token, record_accepted
 
 
@@ -37,8 +38,10 @@ def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
         r.actions = [f"Create the role '{p.role}' (Users & Teams > Roles), or set role to an existing one: "
                      f"{', '.join(before)}."]
         return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (emulator console)")
-    if PRIVILEGE in before[p.role] and not (tp.probe is not None and tp.probe.verdict == "no-privilege"):
+    if PRIVILEGE in before[p.role]:
         r.evidence["role privileges (emulator console)"] = before[p.role]
+        if tp.probe is not None and tp.probe.verdict == NO_PRIVILEGE:  # granting again would change nothing
+            return _role_granted_token_refused(ctx, r, tp)
         r.notes.append("Verified through the console only: step 04 proves the privilege with the API user's token.")
         return r.finish(OK, f"role '{p.role}' already holds '{PRIVILEGE}' (emulator console, practice)")
     if p.dry_run:
@@ -61,3 +64,21 @@ def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
         r.evidence["role privileges (emulator console)"] = privileges
         r.notes.append("Verified through the console only: step 04 proves the privilege with the API user's token.")
     return r.finish(CHANGED, f"granted '{PRIVILEGE}' to role '{p.role}' (practice) and verified")
+
+
+def _role_granted_token_refused(ctx: StepContext, r: StepResult, tp) -> StepResult:
+    """The role holds the privilege, yet the SMS/MMS API refuses the API user's token: the cause is
+    the user's roles (step 02), which Get User shows when there is admin access."""
+    p = ctx.params
+    r.evidence["SMS/MMS API probe"] = f"refused: {tp.probe.said}"
+    head = f"role '{p.role}' holds '{PRIVILEGE}' (emulator console), but the SMS/MMS API refuses the API user's token"
+    lookup = api_user_lookup(ctx)
+    if lookup is not None and lookup.verdict == FOUND:
+        r.evidence["roles (Get User)"] = list(lookup.user.roles) or "(none)"
+        if p.role not in lookup.user.roles:
+            r.actions = instructions.define_user(p, exists=True)
+            return r.finish(ACTION_REQUIRED, f"{head} ({tp.probe.answer}): the user '{p.api_user}' lacks the role "
+                                             f"'{p.role}' (step 02)")
+    r.actions = [f"In {CCA}, open Users & Teams > Users and check that '{p.api_user}' has the role '{p.role}' "
+                 "(step 02 checks it with admin credentials).", "Re-run this notebook to verify."]
+    return r.finish(ACTION_REQUIRED, f"{head} ({tp.probe.answer}); check the roles of '{p.api_user}' (step 02)")
