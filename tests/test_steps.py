@@ -253,6 +253,21 @@ def test_missing_team_or_role_is_explained(env, admin_secret, change, summary, h
     assert hint in r.actions[0]
 
 
+@pytest.mark.parametrize("fault,summary,action", [
+    ({"kind": "answer", "status": 404, "body": "<html>Not Found</html>", "content_type": "text/html"},
+     "the tenant refused to create user 'api.sms': HTTP 404", "Check api_user"),
+    ({"kind": "status", "status": 401},
+     "the Configuration API rejects the admin's freshly issued token (Create User: HTTP 401", "admin user 'admin'"),
+])
+def test_a_refused_create_names_only_the_cause_it_saw(env, console, admin_secret, fault, summary, action):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(method="POST", path_prefix="/configapi/v2/user", count=8, **fault)
+    r = run("02_define_user", env)
+    assert r.status == "action-required" and r.summary.startswith(summary), r.summary
+    assert "role" not in r.summary and action in r.actions[0]
+    assert API_USER not in [u["loginId"] for u in console.tenant_state()["users"]]  # nothing was created
+
+
 def test_disabled_user_is_reported(env, console, admin, admin_secret):
     admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
     admin.users.update(API_USER, disabled=True)

@@ -142,18 +142,24 @@ def _refused_create(ctx: StepContext, r: StepResult, admin, exc: ApiError) -> St
     """The verdict when the tenant answered the create with a refusal (nothing was created);
     None when the answer leaves open whether the user was created (5xx, no answer, 409)."""
     p = ctx.params
-    if exc.status == 404:
-        if "team" in exc.detail.lower():
-            try:
-                teams = ", ".join(admin.teams.names())
-            except ApiError as teams_error:
-                teams = f"the team list could not be read: {teams_error.answer}"
-            r.actions = [f"Set api_user_team to an existing team ({teams}), or create the team "
-                         f"'{p.api_user_team}' in {CCA}."]
-            return r.finish(ACTION_REQUIRED, f"the team '{p.api_user_team}' does not exist (Create User: {exc.answer}: "
-                                             f"{exc.detail})")
+    detail = exc.detail.lower()
+    if exc.status == 404 and "team" in detail:
+        try:
+            teams = ", ".join(admin.teams.names())
+        except ApiError as teams_error:
+            teams = f"the team list could not be read: {teams_error.answer}"
+        r.actions = [f"Set api_user_team to an existing team ({teams}), or create the team "
+                     f"'{p.api_user_team}' in {CCA}."]
+        return r.finish(ACTION_REQUIRED, f"the team '{p.api_user_team}' does not exist (Create User: {exc.answer}: "
+                                         f"{exc.detail})")
+    if exc.status == 404 and "role" in detail:  # named only when the tenant names it
         r.actions = [f"In {CCA}, Users & Teams > Roles: create the role '{p.role}' (then step 01 grants its privilege)."]
         return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (Create User: {exc.answer}: {exc.detail})")
+    if exc.status == 401:  # the admin's token, freshly issued, refused: nothing about the user's fields
+        r.actions = [f"Check in {CCA} that the admin user '{p.admin_user}' is enabled and its API secret current.",
+                     "Re-run this notebook."]
+        return r.finish(ACTION_REQUIRED, f"the Configuration API rejects the admin's freshly issued token (Create User: "
+                                         f"{exc.answer}: {exc.detail})")
     if exc.status == 403:
         r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
         return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not create users ({exc.answer})")
