@@ -4,6 +4,7 @@ shows a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -53,33 +54,51 @@ def processes_with(marker: str) -> list[int]:
 
 
 # ------------------------------------------------------------------ interruption
+@contextlib.contextmanager
+def demo_held_in_step_02(tmp_path, seconds: float, **env):
+    """The demo runbook against an emulator of the test's own, whose Create User (only step 02 sends
+    it) answers after `seconds`: while it waits, the run is certainly inside step 02, however slow the
+    machine. Yields the running process, its records folder and the emulator's console URL."""
+    import requests
+
+    from .test_steps import settled
+
+    with EmulatorServer() as server:
+        console = f"{server.url}/_emulator"
+        requests.post(f"{console}/faults", json={"kind": "latency", "seconds": seconds, "method": "POST",
+                                                 "path_prefix": "/configapi/v2/user"}, timeout=5)
+        out = tmp_path / "outputs"
+        proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--out",
+                                 str(out), "--log-level", "INFO"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "TMPDIR": str(private(tmp_path)), "BP_EMULATOR_URL": server.url,
+                                     **env})
+        try:
+            settled(lambda: requests.get(f"{console}/faults", timeout=5).json() == [], limit=120)
+            yield proc, out
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_an_interrupted_run_leaves_a_complete_scanned_record(tmp_path, signum):
     marker = f"BP_TEST_MARKER_{uuid.uuid4().hex}"
-    out = tmp_path / "outputs"
-    proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--emulator",
-                             "--out", str(out), "--log-level", "INFO"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "TMPDIR": str(private(tmp_path)), marker: "1"})
-    lines = []
-    for line in proc.stdout:  # step 03 is running when the signal arrives
-        lines.append(line)
-        if "step 03_api_secret: started" in line:
-            break
-    proc.send_signal(signum)
-    rest, _ = proc.communicate(timeout=120)
-    printed = "".join(lines) + rest
+    with demo_held_in_step_02(tmp_path, 30, **{marker: "1"}) as (proc, out):
+        proc.send_signal(signum)  # step 02 waits for Create User
+        printed, _ = proc.communicate(timeout=120)
     name = signal.Signals(signum).name
     assert proc.returncode == 5, printed
     assert f"Interrupted by {name}" in printed and "Traceback" not in printed
     run_dir = next((out / "emulator_example.brightpattern.com").glob("2*"))
     summary = json.loads((run_dir / "summary.json").read_text())
     statuses = [s["result"]["status"] for s in summary["steps"]]
-    assert statuses[:3] == ["ok", "changed", "changed"] and statuses[3] == "interrupted", statuses
-    assert set(statuses[4:]) == {"skipped"}
+    assert statuses[:2] == ["ok", "changed"] and statuses[2] == "interrupted", statuses
+    assert set(statuses[3:]) == {"skipped"}
     assert summary["interrupted"] == name and summary["exit_code"] == 5
     assert f"the run was interrupted by {name}" in summary["steps"][-1]["result"]["summary"]
-    marked = json.loads((run_dir / "03_api_secret.ipynb").read_text())
+    marked = json.loads((run_dir / "02_define_user.ipynb").read_text())
     assert marked["metadata"]["bp_runbook"] == {"interrupted": name}
     assert (run_dir / "summary.html").exists() and verify(run_dir.parent) == []
     assert list(private(tmp_path).iterdir()) == []  # the practice secrets' handoff folder is gone
@@ -89,20 +108,51 @@ def test_an_interrupted_run_leaves_a_complete_scanned_record(tmp_path, signum):
     assert again.returncode == 0, again.stdout
 
 
-def test_a_second_signal_during_cleanup_still_removes_the_temp_folder(tmp_path):
-    out = tmp_path / "outputs"
-    proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--emulator",
-                             "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "TMPDIR": str(private(tmp_path))})
-    for line in proc.stdout:
-        if line.startswith("[2/7]"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=120)
-    assert proc.returncode == 5
-    assert list(private(tmp_path).iterdir()) == []
-    assert json.loads(next((out / "emulator_example.brightpattern.com").glob("2*/summary.json")).read_text())
+def signal_self(signum):
+    os.kill(os.getpid(), signum)
+
+
+def test_a_second_signal_while_the_record_is_written_is_noted_and_the_record_completes(tmp_path, monkeypatch):
+    import helpers.runner as runner
+
+    real_execute, real_write_json = runner._execute, runner.write_json
+
+    def execute(pm, step_id, *args, **kwargs):
+        if step_id == "01_grant_privilege":
+            signal_self(signal.SIGTERM)  # the run stops here
+        return real_execute(pm, step_id, *args, **kwargs)
+
+    def write_json(path, data):
+        signal_self(signal.SIGTERM)  # and again while summary.json is written
+        return real_write_json(path, data)
+
+    monkeypatch.setattr(runner, "_execute", execute)
+    monkeypatch.setattr(runner, "write_json", write_json)
+    outcome, printed = go(tmp_path, write_params(tmp_path, practice_mode=True), emulator=True, only=["0,1,2"])
+    assert outcome.exit_code == 5 and "Traceback" not in printed
+    assert [s["result"]["status"] for s in outcome.summary["steps"]] == ["ok", "interrupted", "skipped"]
+    assert json.loads((outcome.run_dir / "summary.json").read_text())["interrupted"] == "SIGTERM"
+    assert list((tmp_path / "private").iterdir()) == []
+    with (outcome.run_dir.parent / "history.csv").open(newline="") as history:
+        row = list(csv.DictReader(history))[-1]
+    assert (row["exit_code"], row["01_grant_privilege"], row["02_define_user"]) == ("5", "interrupted", "skipped")
+
+
+def test_a_first_signal_while_the_record_is_written_does_not_cut_it_short(tmp_path, monkeypatch):
+    """Once the steps are done a signal is noted, never raised: the record is completed as it stands."""
+    import helpers.runner as runner
+
+    real_write_json = runner.write_json
+
+    def write_json(path, data):
+        signal_self(signal.SIGHUP)
+        return real_write_json(path, data)
+
+    monkeypatch.setattr(runner, "write_json", write_json)
+    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"])
+    assert outcome.exit_code == 0 and "Traceback" not in printed
+    assert {"summary.json", "summary.html", "manifest.json"} <= {p.name for p in outcome.run_dir.iterdir()}
+    assert verify(outcome.run_dir.parent) == [] and list((tmp_path / "private").iterdir()) == []
 
 
 # ------------------------------------------------------------------ storage
@@ -123,21 +173,12 @@ def test_a_full_disk_ends_in_one_line_and_as_much_record_as_fits(tmp_path):
 def test_a_records_folder_removed_during_the_run_ends_in_one_line(tmp_path):
     import shutil
 
-    out = tmp_path / "outputs"
-    proc = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", "params/demo.yaml", "--emulator",
-                             "--out", str(out), "--log-level", "INFO"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(private(tmp_path))})
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if "step 02_define_user: started" in line:
-            # Somebody cleans up at the wrong moment. Moved away first (atomic), deleted once the run
-            # has ended: a plain rmtree races the runner's own writes and can fail in the test itself.
-            (out / "emulator_example.brightpattern.com").rename(tmp_path / "cleaned-up")
-            break
-    rest, _ = proc.communicate(timeout=120)
+    with demo_held_in_step_02(tmp_path, 3) as (proc, out):
+        # Somebody cleans up at the wrong moment. Moved away (atomic), deleted once the run has ended:
+        # a plain rmtree races the runner's own writes and can fail in the test itself.
+        (out / "emulator_example.brightpattern.com").rename(tmp_path / "cleaned-up")
+        printed, _ = proc.communicate(timeout=120)
     shutil.rmtree(tmp_path / "cleaned-up")
-    printed = "".join(lines) + rest
     assert proc.returncode == 1, printed
     assert "error: the run record in " in printed and "is incomplete: " in printed
     assert "No such file or directory" in printed and "Traceback" not in printed
