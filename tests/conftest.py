@@ -89,6 +89,13 @@ def _own_pending_send_ledgers(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _own_jupyter_runtime(tmp_path, monkeypatch):
+    """Kernel connection files of the kernels a test starts (in-process or in the runs it starts) stay
+    in its own folder, not the user's shared Jupyter runtime folder."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_secret_memory():
     clear_memory()
     yield

@@ -337,7 +337,10 @@ def test_an_interrupted_runner_leaves_no_kernel(tmp_path, signum):
     params.write_text("tenant_url: emulator\nscope: example.brightpattern.com\npractice_mode: true\nsmoke_test: true\n"
                       "test_destination: '+15005550007'\nsmoke_timeout: 120\npoll_interval: 0.2\n")  # stays queued
     out = tmp_path / "outputs"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "BP_RUNBOOK_HANDOFF": str(tmp_path / "h.json")}
+    private = tmp_path / "private"  # the runner's private folder (the practice secrets): not the machine's /tmp
+    private.mkdir()
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "BP_RUNBOOK_HANDOFF": str(tmp_path / "h.json"),
+           "TMPDIR": str(private)}
     process = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--params", str(params), "--emulator",
                                 "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
@@ -350,6 +353,7 @@ def test_an_interrupted_runner_leaves_no_kernel(tmp_path, signum):
     process.send_signal(signum)
     process.wait(timeout=60)
     assert not survivors(held), f"kernel processes survived {signal.Signals(signum).name}"
+    assert list(private.iterdir()) == []
 
 
 def test_papermill_command_line_uses_the_engine_and_leaves_no_kernel(tmp_path):
