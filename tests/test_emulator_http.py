@@ -595,6 +595,35 @@ def test_python_m_emulator_seed_by_name():
     assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs, fleet) nor an existing YAML file" in bad.stderr
 
 
+# Seed files with one bad entry each, and what the error must say (the seed, tenant, kind and number of
+# the entry, the problem, the fix). Also used by tests/test_run_ends_badly.py for the runner's --emulator-seed.
+BAD_SEEDS = {
+    "duplicated-team": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales, Sales]\n",
+                        "tenant acme.example.com, teams #2: repeats an earlier entry"),
+    "role-without-name": ("tenants:\n  - scope: acme.example.com\n    roles:\n      - privileges: []\n",
+                          "tenant acme.example.com, roles #1: has no 'name'; add name: to the entry"),
+    "user-in-unknown-team": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales]\n    users:\n"
+                             "      - {loginId: a, firstName: A, lastName: A, team: Sales}\n"
+                             "      - {loginId: b, firstName: B, lastName: B, team: X}\n",
+                             "tenant acme.example.com, users #2: team 'X' does not exist; add it under teams or "
+                             "fix the user's team"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SEEDS))
+def test_python_m_emulator_names_the_bad_seed_entry_in_one_line(tmp_path, case):
+    import subprocess
+
+    text, message = BAD_SEEDS[case]
+    seed = tmp_path / f"{case}.yaml"
+    seed.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith(f"error: --seed: seed '{seed}': {message}"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "--db" not in proc.stderr
+
+
 class ManualClock:
     def __init__(self):
         self.now = 1_800_000_000.0
