@@ -459,6 +459,32 @@ class TestConsole:
         r = requests.put(emulator.url + "/_emulator/config", json={"quirks": {"nope": True}})
         assert r.status_code == 400 and "quirks.nope" in r.json()["error_description"]
 
+    @pytest.mark.parametrize("value", ["false", "true", 0, 1, None, "no"])
+    def test_switches_take_only_json_booleans(self, emulator, console, value):
+        """bool("false") is True: a string (or a number, or null) is refused, never read as its truthiness."""
+        base = f"{emulator.url}/_emulator/tenants/{SCOPE}"
+        calls = [(f"/roles/{SMS_ROLE}/privileges", {"privilege": "Use SMS/MMS API", "granted": value}, "granted"),
+                 ("/users/sheila.thomas/lock", {"lockedOut": value}, "lockedOut"),
+                 ("/users/sheila.thomas/disabled", {"disabled": value}, "disabled")]
+        for path, body, name in calls:
+            r = requests.post(base + path, json=body, timeout=10)
+            assert r.status_code == 400, (path, r.text)
+            assert r.json()["error_description"].startswith(f"{name} must be true or false"), r.text
+        state = console.tenant_state()
+        assert next(r for r in state["roles"] if r["name"] == SMS_ROLE)["privileges"] == []
+        sheila = next(u for u in state["users"] if u["loginId"] == "sheila.thomas")
+        assert (sheila["lockedOut"], sheila["disabled"]) == (False, False)
+
+    def test_switches_default_to_true_and_take_false(self, emulator, console):
+        base = f"{emulator.url}/_emulator/tenants/{SCOPE}"
+        assert requests.post(base + f"/roles/{SMS_ROLE}/privileges", json={"privilege": "Use SMS/MMS API"},
+                             timeout=10).json()["privileges"] == ["Use SMS/MMS API"]
+        assert console.grant(SMS_ROLE, granted=False)["privileges"] == []
+        assert requests.post(base + "/users/sheila.thomas/lock", json={}, timeout=10).json() == {"lockedOut": True}
+        assert console.lock("sheila.thomas", locked=False) == {"lockedOut": False}
+        assert requests.post(base + "/users/sheila.thomas/disabled", json={}, timeout=10).json()["disabled"] is True
+        assert console.disable("sheila.thomas", disabled=False)["disabled"] is False
+
     def test_roles_can_change_in_the_console_only(self, emulator, console, admin_h):
         console.set_roles("sheila.thomas", ["Agent", SMS_ROLE])
         u = requests.get(emulator.url + "/configapi/v2/user/sheila.thomas", headers=admin_h).json()
