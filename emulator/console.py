@@ -6,6 +6,8 @@ It does not exist on a real tenant; nothing in `helpers` may depend on it outsid
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 
 from .errors import BadRequest
@@ -43,6 +45,15 @@ def refuse_other_sites():
         return jsonify({"error": "access_denied",
                         "error_description": "console changes are refused from other origins"}), 403
     return None
+
+
+def switch(data: dict, name: str, default: bool = True) -> bool:
+    """A true/false field of a console body, absent meaning `default`. Only JSON true/false: bool("false")
+    is True, so a string would silently do the opposite of what it says."""
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false (a JSON boolean), not {json.dumps(value)}")
+    return value
 
 
 def tenant(scope: str) -> int:
@@ -140,7 +151,7 @@ def set_privilege(scope, name):
     data = body()
     if not data.get("privilege"):
         raise BadRequest("privilege is required, e.g. {\"privilege\": \"Use SMS/MMS API\", \"granted\": true}")
-    return jsonify(store().set_privilege(tenant(scope), name, data["privilege"], bool(data.get("granted", True))))
+    return jsonify(store().set_privilege(tenant(scope), name, data["privilege"], switch(data, "granted")))
 
 
 @console.put("/tenants/<scope>/users/<login_id>/roles")
@@ -169,13 +180,13 @@ def revoke_secret(scope, login_id):
 
 @console.post("/tenants/<scope>/users/<login_id>/lock")
 def lock_user(scope, login_id):
-    locked = bool(body().get("lockedOut", True))
+    locked = switch(body(), "lockedOut")
     return jsonify({"lockedOut": store().set_lock(tenant(scope), login_id, locked)})
 
 
 @console.post("/tenants/<scope>/users/<login_id>/disabled")
 def disable_user(scope, login_id):
-    return jsonify(store().set_user_disabled(tenant(scope), login_id, bool(body().get("disabled", True))))
+    return jsonify(store().set_user_disabled(tenant(scope), login_id, switch(body(), "disabled")))
 
 
 @console.get("/tenants/<scope>/services")

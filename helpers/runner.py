@@ -279,11 +279,17 @@ def _run(options: RunOptions, printer: Printer, guard: SignalGuard) -> RunOutcom
 
 def start_emulator(seed, printer: Printer):
     from emulator import EmulatorServer
+    from emulator.store import SeedError
 
     try:
         server = EmulatorServer(seed=str(seed) if seed is not None else None).start()
     except (OSError, ValueError, LookupError, TypeError, KeyError) as exc:  # a seed file that is not a seed
-        reason = describe_os_error(exc) if isinstance(exc, OSError) else type(exc).__name__
+        if isinstance(exc, OSError):
+            reason = describe_os_error(exc)
+        elif isinstance(exc, SeedError):  # it says which entry of which seed is wrong, and how to mend it
+            reason = str(exc)
+        else:
+            reason = type(exc).__name__
         raise ParameterError("--emulator-seed", f"cannot be used ({reason})",
                              "give a built-in seed name (default, docs, fleet) or a seed YAML file like "
                              "emulator/seeds/default.yaml") from None

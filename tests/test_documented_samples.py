@@ -211,6 +211,16 @@ def test_s5_follows_the_s3_message_to_delivered_on_the_first_read(docs):
     assert message["date_sent"] is not None
 
 
+def test_c10_shows_the_text_out_number_only_with_documented_values(docs):
+    """No published sample shows "type": "text-out" (the emulator's inference): the docs tenant's
+    text-out number has the documented type "unassigned" and names its service in textOutService."""
+    numbers = run_sample(docs, "C10").json()
+    assert all(item["type"] != "text-out" for item in numbers), numbers
+    text_out = next(item for item in numbers if item["number"] == "16502505674")
+    assert text_out == {"number": "16502505674", "media": "text", "type": "unassigned",
+                        "textOutService": "Customer Service Chat"}
+
+
 def test_c3_published_answer_misses_a_comma(docs):
     response = SAMPLES["C3"]["response"]
     with pytest.raises(ValueError):

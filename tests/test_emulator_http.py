@@ -459,6 +459,32 @@ class TestConsole:
         r = requests.put(emulator.url + "/_emulator/config", json={"quirks": {"nope": True}})
         assert r.status_code == 400 and "quirks.nope" in r.json()["error_description"]
 
+    @pytest.mark.parametrize("value", ["false", "true", 0, 1, None, "no"])
+    def test_switches_take_only_json_booleans(self, emulator, console, value):
+        """bool("false") is True: a string (or a number, or null) is refused, never read as its truthiness."""
+        base = f"{emulator.url}/_emulator/tenants/{SCOPE}"
+        calls = [(f"/roles/{SMS_ROLE}/privileges", {"privilege": "Use SMS/MMS API", "granted": value}, "granted"),
+                 ("/users/sheila.thomas/lock", {"lockedOut": value}, "lockedOut"),
+                 ("/users/sheila.thomas/disabled", {"disabled": value}, "disabled")]
+        for path, body, name in calls:
+            r = requests.post(base + path, json=body, timeout=10)
+            assert r.status_code == 400, (path, r.text)
+            assert r.json()["error_description"].startswith(f"{name} must be true or false"), r.text
+        state = console.tenant_state()
+        assert next(r for r in state["roles"] if r["name"] == SMS_ROLE)["privileges"] == []
+        sheila = next(u for u in state["users"] if u["loginId"] == "sheila.thomas")
+        assert (sheila["lockedOut"], sheila["disabled"]) == (False, False)
+
+    def test_switches_default_to_true_and_take_false(self, emulator, console):
+        base = f"{emulator.url}/_emulator/tenants/{SCOPE}"
+        assert requests.post(base + f"/roles/{SMS_ROLE}/privileges", json={"privilege": "Use SMS/MMS API"},
+                             timeout=10).json()["privileges"] == ["Use SMS/MMS API"]
+        assert console.grant(SMS_ROLE, granted=False)["privileges"] == []
+        assert requests.post(base + "/users/sheila.thomas/lock", json={}, timeout=10).json() == {"lockedOut": True}
+        assert console.lock("sheila.thomas", locked=False) == {"lockedOut": False}
+        assert requests.post(base + "/users/sheila.thomas/disabled", json={}, timeout=10).json()["disabled"] is True
+        assert console.disable("sheila.thomas", disabled=False)["disabled"] is False
+
     def test_roles_can_change_in_the_console_only(self, emulator, console, admin_h):
         console.set_roles("sheila.thomas", ["Agent", SMS_ROLE])
         u = requests.get(emulator.url + "/configapi/v2/user/sheila.thomas", headers=admin_h).json()
@@ -593,6 +619,35 @@ def test_python_m_emulator_seed_by_name():
                          timeout=60)
     assert bad.returncode == 2
     assert "error: --seed: seed 'nope' is neither a built-in seed (default, docs, fleet) nor an existing YAML file" in bad.stderr
+
+
+# Seed files with one bad entry each, and what the error must say (the seed, tenant, kind and number of
+# the entry, the problem, the fix). Also used by tests/test_run_ends_badly.py for the runner's --emulator-seed.
+BAD_SEEDS = {
+    "duplicated-team": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales, Sales]\n",
+                        "tenant acme.example.com, teams #2: repeats an earlier entry"),
+    "role-without-name": ("tenants:\n  - scope: acme.example.com\n    roles:\n      - privileges: []\n",
+                          "tenant acme.example.com, roles #1: has no 'name'; add name: to the entry"),
+    "user-in-unknown-team": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales]\n    users:\n"
+                             "      - {loginId: a, firstName: A, lastName: A, team: Sales}\n"
+                             "      - {loginId: b, firstName: B, lastName: B, team: X}\n",
+                             "tenant acme.example.com, users #2: team 'X' does not exist; add it under teams or "
+                             "fix the user's team"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SEEDS))
+def test_python_m_emulator_names_the_bad_seed_entry_in_one_line(tmp_path, case):
+    import subprocess
+
+    text, message = BAD_SEEDS[case]
+    seed = tmp_path / f"{case}.yaml"
+    seed.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "emulator", "--port", "0", "--seed", str(seed)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith(f"error: --seed: seed '{seed}': {message}"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "--db" not in proc.stderr
 
 
 class ManualClock:

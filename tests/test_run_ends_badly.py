@@ -23,6 +23,7 @@ from helpers.record import verify
 from helpers.runner import RunOptions, run
 from helpers.scrub import Scanner
 
+from .test_emulator_http import BAD_SEEDS
 from .test_runner import CANARY_ADMIN, CANARY_API, go, ready_seed, write_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,6 +245,18 @@ def test_empty_and_missing_cli_values_exit_3(tmp_path, args, message):
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert message in proc.stdout and "Fix:" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SEEDS))
+def test_a_bad_emulator_seed_entry_is_named_in_one_line(tmp_path, case):
+    text, message = BAD_SEEDS[case]
+    seed = tmp_path / f"{case}.yaml"
+    seed.write_text(text)
+    proc = cli(tmp_path, "run", "--params", "params/demo.yaml", "--emulator", "--emulator-seed", str(seed),
+               "--out", str(tmp_path / "outputs"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"error: parameter '--emulator-seed': cannot be used (seed '{seed}': {message}")
+    assert proc.stdout.count("\n") == 1 and proc.stderr == "" and "Traceback" not in proc.stdout
 
 
 def test_a_secret_too_short_to_scrub_is_refused(tmp_path):
