@@ -633,6 +633,10 @@ BAD_SEEDS = {
                              "      - {loginId: b, firstName: B, lastName: B, team: X}\n",
                              "tenant acme.example.com, users #2: team 'X' does not exist; add it under teams or "
                              "fix the user's team"),
+    "quoted-lock-state": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales]\n    users:\n"
+                          "      - {loginId: a, firstName: A, lastName: A, team: Sales, lockedOut: 'false'}\n",
+                          "tenant acme.example.com, users #1: lockedOut must be true or false (a YAML boolean, "
+                          "no quotes), not 'false'"),
 }
 
 

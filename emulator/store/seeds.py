@@ -112,7 +112,9 @@ def _load_user(tid: int, user: dict, tenants: Tenants, users: Users, tokens: Tok
         raise SeedError(f"role(s) {', '.join(map(repr, missing))} do not exist; add them under roles or fix "
                         "the user's roles")
     api_secret = user.pop("api_secret", None)  # a seed may plant a known secret (tests, docs samples)
-    locked = bool(user.pop("lockedOut", False))
+    locked = user.pop("lockedOut", False)
+    if not isinstance(locked, bool):  # "false" in quotes would lock the user
+        raise SeedError(f"lockedOut must be true or false (a YAML boolean, no quotes), not {locked!r}")
     extra = {key: user.pop(key) for key in SEED_ONLY_USER_FIELDS if key in user}
     users.create(tid, user, extra)
     if api_secret:
