@@ -93,12 +93,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verify(folder: str) -> int:
-    from .record import verify
+    from .record import unchained_runs, verify
 
     path = Path(folder)
     if not folder.strip() or not path.is_dir():
         print(f"error: {folder!r} is not a folder. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
         return 3
+    older = {run: name for run, name in unchained_runs(path).items() if (path / run).is_dir()}
+    if older:
+        files = ", ".join(sorted(set(older.values())))
+        print(f"note: {len(older)} run folder(s) predate the hash chain ({files}): they are not verified")
     problems = verify(path)
     if problems:
         print(f"NOT intact: {problems[0]}")

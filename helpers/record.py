@@ -13,12 +13,14 @@ import csv
 import hashlib
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 MANIFEST = "manifest.json"
 HISTORY = "history.csv"
 GENESIS = "0" * 64
 CHAIN_FIELDS = ["manifest_sha256", "prev_hash", "row_hash"]
+UNCHAINED = "history-unchained"  # histories of older versions, set aside as history-unchained-<UTC>.csv
 
 
 def sha256_file(path: Path) -> str:
@@ -45,14 +47,14 @@ def _row_hash(prev: str, row: dict, fields: list[str]) -> str:
 
 def append_history(path: Path, row: dict, fields: list[str]) -> str:
     """Append one run's row, chained to the previous row; returns its hash. A history written by an
-    older version (no chain) is set aside as history-unchained.csv and a new chain starts."""
+    older version (no chain) is set aside as history-unchained-<UTC time>.csv and a new chain starts."""
     header = fields + CHAIN_FIELDS
     prev = GENESIS
     if path.is_file():  # only a regular file is read (a device such as /dev/full never ends)
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
         existing = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))), [])
         if existing != header:
-            path.rename(path.with_name("history-unchained.csv"))
+            _set_aside(path)
         elif rows:
             prev = rows[-1]["row_hash"]
     row = {**row, "prev_hash": prev}
@@ -64,6 +66,29 @@ def append_history(path: Path, row: dict, fields: list[str]) -> str:
             writer.writeheader()
         writer.writerow(row)
     return row["row_hash"]
+
+
+def _set_aside(path: Path) -> None:
+    """Never over an earlier set-aside history: each format change keeps its own file."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target, n = path.with_name(f"{UNCHAINED}-{stamp}.csv"), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{UNCHAINED}-{stamp}-{n}.csv")
+    path.rename(target)
+
+
+def unchained_runs(tenant_dir: Path) -> dict[str, str]:
+    """{run id: file} of the runs recorded only in set-aside histories, from before the hash chain."""
+    found = {}
+    for older in sorted(tenant_dir.glob(f"{UNCHAINED}*.csv")):
+        try:
+            for row in csv.DictReader(io.StringIO(older.read_text(encoding="utf-8"))):
+                if row.get("run_id"):
+                    found[row["run_id"]] = older.name
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+    return found
 
 
 def verify(tenant_dir: Path) -> list[str]:
@@ -86,8 +111,9 @@ def verify(tenant_dir: Path) -> list[str]:
         prev = row.get("row_hash", "")
         recorded.add(row.get("run_id"))
         problems += _verify_run(tenant_dir / str(row.get("run_id")), row.get("manifest_sha256", ""))
+    older = unchained_runs(tenant_dir)  # not verifiable (no chain, no manifest hash), and not a problem
     for folder in sorted(p for p in tenant_dir.iterdir() if p.is_dir()):
-        if folder.name not in recorded:
+        if folder.name not in recorded and folder.name not in older:
             problems.append(f"{folder.name}/: a run folder that history.csv does not record")
     return problems
 

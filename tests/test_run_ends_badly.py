@@ -195,6 +195,22 @@ def test_an_unwritable_records_folder_is_a_clear_error(tmp_path):
 
 
 # ------------------------------------------------------------------ tamper evidence
+def test_histories_from_before_the_chain_are_set_aside_never_lost_and_named_by_verify(tmp_path):
+    params = write_params(tmp_path, admin_user="")
+    tenant = tmp_path / "outputs" / "emulator_example.brightpattern.com"
+    (tenant / "20250101T000000Z").mkdir(parents=True)  # a run of an older version, without a manifest
+    (tenant / "history.csv").write_text("run_id,exit_code\n20250101T000000Z,0\n")
+    assert go(tmp_path, params, emulator=True, only=["0"])[0].exit_code == 0
+    [first] = tenant.glob("history-unchained*.csv")
+    proc = cli(tmp_path, "verify", str(tenant))
+    assert proc.returncode == 0, proc.stdout
+    assert f"note: 1 run folder(s) predate the hash chain ({first.name}): they are not verified" in proc.stdout
+    (tenant / "history.csv").write_text("run_id,outcome\n20250202T000000Z,older again\n")  # another format
+    go(tmp_path, params, emulator=True, only=["0"])
+    assert len(list(tenant.glob("history-unchained*.csv"))) == 2
+    assert "20250101T000000Z,0" in first.read_text()  # the first one set aside is still there
+
+
 def test_verify_detects_a_changed_byte_an_edited_row_and_reordered_rows(tmp_path):
     params = write_params(tmp_path, admin_user="")
     for _ in range(2):
