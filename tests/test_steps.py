@@ -27,10 +27,24 @@ def env(emulator, tmp_path):
     return {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
 
 
+class FakeTime:
+    """The steps' clock, advanced only by their own sleeps: polling loops end at once, without real waits."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
 def run(step, env, **params):
     # The kernel's view: the whole environment is what the runbook reads (emulator URL and secrets).
+    time = FakeTime()
     with mock.patch.dict(os.environ, env):
-        return run_step(step, validate(params), sleep=lambda s: None)
+        return run_step(step, validate(params), sleep=time.sleep, clock=time.clock)
 
 
 def run_all(env, **params):

@@ -46,10 +46,11 @@ STEPS: dict[str, Step] = {s.id: s for s in (
 )}
 
 
-def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sleep) -> StepResult:
+def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sleep,
+             clock=time.monotonic) -> StepResult:
     """Run one step; every expected failure becomes a FAILED StepResult with a safe message."""
     step = STEPS[step_id]
-    ctx = StepContext(step_id, step.title, params, environ=environ, sleep=sleep)
+    ctx = StepContext(step_id, step.title, params, environ=environ, sleep=sleep, clock=clock)
     try:
         result = step.run(ctx)
     except RunbookError as exc:

@@ -43,10 +43,11 @@ class AdminAccess:
 
 
 class StepContext:
-    def __init__(self, step_id: str, title: str, params: RunbookParams, *, environ=None, sleep=time.sleep):
+    def __init__(self, step_id: str, title: str, params: RunbookParams, *, environ=None, sleep=time.sleep,
+                 clock=time.monotonic):
         self.step_id, self.title, self.params = step_id, title, params
         self.environ = os.environ if environ is None else environ
-        self.sleep = sleep
+        self.sleep, self.clock = sleep, clock  # injected together: a test's sleep advances its clock
         self.secrets = SecretStore.for_params(params, self.environ)
         self._console: PracticeConsole | None = None
         self._admin: AdminAccess | None = None

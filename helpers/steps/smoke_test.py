@@ -56,7 +56,7 @@ def smoke_test(ctx: StepContext) -> StepResult:
     r.evidence["sid"] = sent.sid
     try:
         message, timeline = client.sms.wait_for_final(sent.sid, timeout=p.smoke_timeout, interval=p.poll_interval,
-                                                      sleep=ctx.sleep)
+                                                      sleep=ctx.sleep, clock=ctx.clock)
     except ApiError as exc:
         r.actions = [f"Nothing more is sent: the next run looks the message up (sid {sent.sid}) first."]
         return r.finish(FAILED, f"the test message was sent (sid {sent.sid}), but Get Message answered {exc.answer} "
