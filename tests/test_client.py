@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from helpers.errors import (
+    ApiError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from helpers.secrets import Secret
 
 from .conftest import API_USER, SMS_NUMBER, SMS_ROLE, make_client
@@ -93,6 +100,19 @@ class TestUsers:
         console.lock("sheila.thomas")
         assert admin.users.is_locked("sheila.thomas") is True
         assert admin.users.clear_lock("sheila.thomas") is False
+
+    @pytest.mark.parametrize("call,path,body", [
+        (lambda a: a.users.get("sheila.thomas"), "/configapi/v2/user/sheila", ["not", "a", "user"]),
+        (lambda a: a.users.is_locked("sheila.thomas"), "/configapi/v2/user/lock/", ["x"]),
+        (lambda a: a.users.is_locked("sheila.thomas"), "/configapi/v2/user/lock/", {"lockedOut": "false"}),
+        (lambda a: a.users.clear_lock("sheila.thomas"), "/configapi/v2/user/lock/", {}),
+        (lambda a: a.phones.access_numbers(), "/configapi/v2/phone/ext", {"number": "16502505674"}),
+    ], ids=["user not an object", "lock not an object", "lock a string", "clear lock without value", "numbers not a list"])
+    def test_an_answer_of_the_wrong_shape_is_an_error_never_a_guess(self, admin, console, call, path, body):
+        console.fault(kind="answer", status=200, body=body, path_prefix=path, count=3)
+        with pytest.raises(ApiError) as info:
+            call(admin)
+        assert info.value.status == 200 and type(info.value) is ApiError
 
     def test_login_ids_are_url_quoted(self, admin):
         with pytest.raises(NotFoundError) as info:

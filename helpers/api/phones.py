@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..auth import AuthenticatedSession
+from ..errors import ApiError
 
 
 def digits(number: str) -> str:
     """Access numbers are listed without '+' ("16502505674"); compare on digits only."""
     return "".join(ch for ch in str(number) if ch.isdigit())
+
+
+def matching(numbers: list[AccessNumber], number: str) -> AccessNumber | None:
+    wanted = digits(number)
+    return next((n for n in numbers if digits(n.number) == wanted), None)
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,15 @@ class PhonesApi:
         self.session = session
 
     def access_numbers(self) -> list[AccessNumber]:
-        return [AccessNumber.from_payload(p) for p in self.session.json("GET", "/configapi/v2/phone/ext")]
+        """The documented JSON array; ApiError when the answer is not one."""
+        path = "/configapi/v2/phone/ext"
+        answer = self.session.json("GET", path)
+        if not isinstance(answer, list):
+            raise ApiError("the answer is not a list of access numbers", method="GET", path=path, status=200)
+        return [AccessNumber.from_payload(item) for item in answer if isinstance(item, dict)]
 
     def find_access_number(self, number: str) -> AccessNumber | None:
-        wanted = digits(number)
-        return next((n for n in self.access_numbers() if digits(n.number) == wanted), None)
+        return matching(self.access_numbers(), number)
 
     def directory(self) -> list[DirectoryEntry]:
         return [DirectoryEntry.from_payload(p) for p in self.session.json("GET", "/configapi/v2/phone/user")]

@@ -32,7 +32,8 @@ class User:
         roles = payload.get("roles") or []
         # SCIM-style answers carry [{"value": "Agent"}]; the Configuration API plain names.
         names = tuple(r.get("value") if isinstance(r, dict) else str(r) for r in roles)
-        return cls(login_id=str(payload.get("loginId", payload.get("login_id"))), first_name=payload.get("firstName") or "",
+        login = payload.get("loginId", payload.get("login_id"))  # the wiki's tables spell it login_id
+        return cls(login_id="" if login is None else str(login), first_name=payload.get("firstName") or "",
                    last_name=payload.get("lastName") or "", team=payload.get("team") or "", roles=names,
                    disabled=bool(disabled), extension=payload.get("extension"), email=payload.get("email"),
                    raw=payload)
@@ -47,7 +48,13 @@ class UsersApi:
         return f"{BASE}/{prefix}{quote(login_id, safe='')}"
 
     def get(self, login_id: str) -> User:
-        return User.from_payload(self.session.json("GET", self._path(login_id)))
+        """The user object; ApiError when the answer is not one. Whether it is about `login_id` is the
+        caller's to check (User.login_id)."""
+        path = self._path(login_id)
+        answer = self.session.json("GET", path)
+        if not isinstance(answer, dict):
+            raise ApiError("the answer is not a user object", method="GET", path=path, status=200)
+        return User.from_payload(answer)
 
     def find(self, login_id: str) -> User | None:
         try:
@@ -90,11 +97,15 @@ class UsersApi:
         self.session.request("DELETE", self._path(login_id))
 
     def is_locked(self, login_id: str) -> bool:
-        path = self._path(login_id, "lock/")
-        value = self.session.json("GET", path).get("lockedOut")
-        if not isinstance(value, bool):  # never guessed: a missing answer is not "not locked"
-            raise ApiError("the answer has no true/false lockedOut", method="GET", path=path, status=200)
-        return value
+        return self._lock_state("GET", login_id)
 
     def clear_lock(self, login_id: str) -> bool:
-        return bool(self.session.json("PUT", self._path(login_id, "lock/")).get("lockedOut"))
+        return self._lock_state("PUT", login_id)
+
+    def _lock_state(self, method: str, login_id: str) -> bool:
+        path = self._path(login_id, "lock/")
+        answer = self.session.json(method, path)
+        value = answer.get("lockedOut") if isinstance(answer, dict) else None
+        if not isinstance(value, bool):  # never guessed: a missing answer is not "not locked"
+            raise ApiError(f"without a true/false lockedOut: {str(answer)[:60]}", method=method, path=path, status=200)
+        return value

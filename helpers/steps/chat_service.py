@@ -14,7 +14,7 @@ from .checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
 from .context import StepContext
 from .instructions import CCA
 
-SMS_MEDIA, VOICE_ONLY = ("text", "voice_text"), ("voice",)
+VOICE_ONLY = ("voice",)  # the other documented values, text and voice_text, carry SMS (AccessNumber.sms_capable)
 
 
 def chat_service(ctx: StepContext) -> StepResult:
@@ -50,7 +50,7 @@ def chat_service(ctx: StepContext) -> StepResult:
     if number.media in VOICE_ONLY:
         r.actions = [f"Ask your service provider to enable SMS on {p.access_number} and link an SMS/MMS account."]
         return r.finish(ACTION_REQUIRED, f"{p.access_number} is not SMS-capable (media {number.media})")
-    if number.media not in SMS_MEDIA:
+    if not number.sms_capable:
         r.notes.append(f"The number's media {number.media!r} is not a documented value (voice, text, voice_text): "
                        "its SMS capability is not known.")
     if p.chat_service in services:

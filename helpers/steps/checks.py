@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from ..api.phones import matching
 from ..api.sms import BASE as SMS_BASE
 from ..api.users import User
 from ..auth import TOKEN_PATH, AccessToken
@@ -162,9 +163,9 @@ class UserLookup:
         return "enabled, locked out" if self.locked else "enabled, not locked out"
 
 
-def look_up_user(admin: BrightPatternClient, login: str, *, with_lock: bool = True) -> UserLookup:
+def look_up_user(admin: BrightPatternClient, login: str) -> UserLookup:
     try:
-        payload = admin.session.json("GET", admin.users._path(login))
+        user = admin.users.get(login)
     except AuthenticationError as exc:
         return UserLookup(ADMIN_REFUSED, login, exc.answer, exc.detail)
     except PermissionDeniedError as exc:
@@ -172,23 +173,14 @@ def look_up_user(admin: BrightPatternClient, login: str, *, with_lock: bool = Tr
     except ApiError as exc:
         verdict = ABSENT if exc.status == 404 else UNVERIFIED
         return UserLookup(verdict, login, exc.answer, exc.detail)
-    if not isinstance(payload, dict):
-        return UserLookup(UNVERIFIED, login, "HTTP 200", "the answer is not a user object")
-    answered = payload.get("loginId", payload.get("login_id"))  # the wiki's tables spell it login_id
-    if answered != login:
-        what = f"the user {answered!r}" if answered else "a user object without a loginId"
+    if user.login_id != login:
+        what = f"the user {user.login_id!r}" if user.login_id else "a user object without a loginId"
         return UserLookup(MISMATCH, login, "HTTP 200", f"asked for {login!r}, the tenant answered {what}")
-    lookup = UserLookup(FOUND, login, "HTTP 200", user=User.from_payload(payload))
-    if with_lock:
-        try:
-            state = admin.session.json("GET", admin.users._path(login, "lock/"))
-            value = state.get("lockedOut") if isinstance(state, dict) else None
-            if isinstance(value, bool):
-                lookup.locked = value
-            else:
-                lookup.lock_answer = f"HTTP 200 without a true/false lockedOut: {str(state)[:60]}"
-        except ApiError as exc:
-            lookup.lock_answer = exc.answer
+    lookup = UserLookup(FOUND, login, "HTTP 200", user=user)
+    try:
+        lookup.locked = admin.users.is_locked(login)
+    except ApiError as exc:  # a 200 that says nothing usable is quoted; an error is its status
+        lookup.lock_answer = f"{exc.answer} {exc.detail}" if exc.status == 200 else exc.answer
     return lookup
 
 
@@ -213,20 +205,15 @@ class NumberLookup:
 
 
 def find_number(admin: BrightPatternClient, number: str) -> NumberLookup:
-    from ..api.phones import AccessNumber, digits
-
     try:
-        payload = admin.session.json("GET", "/configapi/v2/phone/ext")
+        numbers = admin.phones.access_numbers()
     except AuthenticationError as exc:
         return NumberLookup(ADMIN_REFUSED, exc.answer, exc.detail)
     except PermissionDeniedError as exc:
         return NumberLookup(FORBIDDEN, exc.answer, exc.detail)
     except ApiError as exc:
         return NumberLookup(UNVERIFIED, exc.answer, exc.detail)
-    if not isinstance(payload, list):
-        return NumberLookup(UNVERIFIED, "HTTP 200", "the answer is not a list of access numbers")
-    wanted = digits(number)
-    for item in payload:
-        if isinstance(item, dict) and digits(str(item.get("number", ""))) == wanted:
-            return NumberLookup(FOUND, "HTTP 200", number=AccessNumber.from_payload(item))
-    return NumberLookup(ABSENT, "HTTP 200", f"{len(payload)} access numbers listed, not this one")
+    found = matching(numbers, number)
+    if found is not None:
+        return NumberLookup(FOUND, "HTTP 200", number=found)
+    return NumberLookup(ABSENT, "HTTP 200", f"{len(numbers)} access numbers listed, not this one")
