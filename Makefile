@@ -53,7 +53,7 @@ lint: $(STAMP)
 # Reuses an emulator already answering at $$BP_EMULATOR_URL (default :8765), else starts one for the session;
 # `make lab PORT=9000` looks for it on :9000 instead. LAB_ARGS go to JupyterLab (e.g. LAB_ARGS=--no-browser).
 lab: $(STAMP)
-	$(BIN)/python -m helpers.lab $(if $(filter command line,$(origin PORT)),--emulator-port $(PORT)) $(LAB_ARGS)
+	$(BIN)/python -m helpers.tools.lab $(if $(filter command line,$(origin PORT)),--emulator-port $(PORT)) $(LAB_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/python -m emulator --port $(PORT)
@@ -71,7 +71,7 @@ lock:
 		--no-emit-find-links $(LOCK_ARGS) -o requirements.txt requirements.in
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.tools.bench
+	$(BIN)/python -m helpers.tools.bench
 
 # The Airflow DAG (dags/) is tested in its own venv so that nothing of Airflow enters .venv: the project's
 # venv recipe above (the locked requirements, the editable install, the kernelspec) builds it, then Airflow

@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from .runner import DEFAULT_OUT, MaskSecrets, OneLine, RunOptions, quiet_event_loop_noise, run
-from .secrets import handoff_path, secret_variables
-from .summary import EXIT_MEANINGS, history_table
+from helpers.run.runner import DEFAULT_OUT, MaskSecrets, OneLine, RunOptions, quiet_event_loop_noise, run
+from helpers.run.summary import EXIT_MEANINGS, history_table
+from helpers.safety.secrets import handoff_path, secret_variables
 
 EXAMPLES = """examples:
   python -m helpers run --params params/demo.yaml --emulator          # practice run, embedded emulator
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verify(folder: str) -> int:
-    from .record import unchained_runs, verify
+    from helpers.run.record import unchained_runs, verify
 
     path = Path(folder)
     if not folder.strip() or not path.is_dir():
@@ -123,7 +123,7 @@ def _main(args) -> int:
             print(f"Nothing to delete: {path} does not exist.")
         return 0
     if args.command == "contract":
-        from .contract import main as record_contract
+        from helpers.tools.contract import main as record_contract
         return record_contract(args.params, args.out, sys.stdout, sys.stderr)
     if args.command == "history":
         print(history_table(Path(args.out), args.tenant, args.limit))
@@ -141,6 +141,6 @@ def _main(args) -> int:
                          keep_going=args.keep_going, log_level=args.log_level,
                          resend_unconfirmed=args.resend_unconfirmed)
     if len(args.params) > 1 or Path(args.params[0]).is_dir() or args.jobs != 1:
-        from .fleet import run_fleet
+        from helpers.run.fleet import run_fleet
         return run_fleet(options, args.params, args.jobs, sys.stdout).exit_code
     return run(options, sys.stdout).exit_code

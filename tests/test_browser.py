@@ -9,10 +9,9 @@ import json
 
 import pytest
 
-from helpers.runner import RunOptions, run
-
-from .browser_support import ROOT, AdminUI, Lab, body_text, keep_screenshot, require_chromium, start_chromium
-from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from helpers.run.runner import RunOptions, run
+from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from tests.support.browser import ROOT, AdminUI, Lab, body_text, keep_screenshot, require_chromium, start_chromium
 
 pytestmark = pytest.mark.notebooks
 

@@ -12,9 +12,8 @@ from helpers.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from helpers.secrets import Secret
-
-from .conftest import API_USER, SMS_NUMBER, SMS_ROLE, make_client
+from helpers.safety.secrets import Secret
+from tests.support import API_USER, SMS_NUMBER, SMS_ROLE, make_client
 
 
 class TestTokens:

@@ -21,7 +21,11 @@ import requests
 import yaml
 
 from emulator import EmulatorServer
-from helpers.contract import (
+from helpers.errors import TOKEN_SHAPED
+from helpers.safety.secrets import Secret
+from helpers.tenant.transport import RetryPolicy, Transport
+from helpers.tools import documented as build_documented
+from helpers.tools.contract import (
     ADMIN_USER,
     API_USER,
     ContractLeakError,
@@ -33,10 +37,6 @@ from helpers.contract import (
     shape_differences,
     shape_of,
 )
-from helpers.errors import TOKEN_SHAPED
-from helpers.secrets import Secret
-from helpers.transport import RetryPolicy, Transport
-from tests.contract import build_documented
 
 CONTRACT_DIR = Path(__file__).with_name("contract")
 RECORDINGS = sorted(CONTRACT_DIR.glob("*.json"))
@@ -80,7 +80,7 @@ def test_each_recording_replays_on_the_emulator(path):
 
 def test_the_documented_recording_is_built_from_the_samples():
     committed = (CONTRACT_DIR / "documented-samples.json").read_text(encoding="utf-8")
-    assert committed == dumps(build_documented.build()), "run: python -m tests.contract.build_documented"
+    assert committed == dumps(build_documented.build()), "run: python -m helpers.tools.documented"
     assert "derived from Bright Pattern's published samples" in json.loads(committed)["source"]
 
 

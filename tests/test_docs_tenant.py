@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from emulator.store import resolve_seed
-
-from .test_runner import go
+from tests.support import (
+    go,
+)
 
 pytestmark = pytest.mark.notebooks
 PUBLISHED_ADMIN_SECRET = "TeOrWMZ2hFfktGkdap5PLzAzknV9oICRqpfziHkAHc93rnZJZQ3W4aBLLn07LGki"  # a sample value

@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-from helpers.client import BrightPatternClient
-from helpers.secrets import Secret
+from helpers.safety.secrets import Secret
+from helpers.tenant.client import BrightPatternClient
 
 SAMPLES_DIR = Path(__file__).with_name("samples")
 SAMPLES = {s["id"]: s for s in (json.loads(p.read_text(encoding="utf-8")) for p in sorted(SAMPLES_DIR.glob("*.json")))}

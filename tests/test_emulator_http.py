@@ -10,8 +10,13 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-
-from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from tests.support import (
+    API_USER,
+    BAD_SEEDS,
+    SCOPE,
+    SMS_NUMBER,
+    SMS_ROLE,
+)
 
 TOKEN = "/configapi/v2/oauth/token"
 MESSAGES = "/clientweb/smsapi/v1/Messages"
@@ -623,23 +628,6 @@ def test_python_m_emulator_seed_by_name():
 
 # Seed files with one bad entry each, and what the error must say (the seed, tenant, kind and number of
 # the entry, the problem, the fix). Also used by tests/test_run_ends_badly.py for the runner's --emulator-seed.
-BAD_SEEDS = {
-    "duplicated-team": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales, Sales]\n",
-                        "tenant acme.example.com, teams #2: repeats an earlier entry"),
-    "role-without-name": ("tenants:\n  - scope: acme.example.com\n    roles:\n      - privileges: []\n",
-                          "tenant acme.example.com, roles #1: has no 'name'; add name: to the entry"),
-    "user-in-unknown-team": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales]\n    users:\n"
-                             "      - {loginId: a, firstName: A, lastName: A, team: Sales}\n"
-                             "      - {loginId: b, firstName: B, lastName: B, team: X}\n",
-                             "tenant acme.example.com, users #2: team 'X' does not exist; add it under teams or "
-                             "fix the user's team"),
-    "quoted-lock-state": ("tenants:\n  - scope: acme.example.com\n    teams: [Sales]\n    users:\n"
-                          "      - {loginId: a, firstName: A, lastName: A, team: Sales, lockedOut: 'false'}\n",
-                          "tenant acme.example.com, users #1: lockedOut must be true or false (a YAML boolean, "
-                          "no quotes), not 'false'"),
-}
-
-
 @pytest.mark.parametrize("case", sorted(BAD_SEEDS))
 def test_python_m_emulator_names_the_bad_seed_entry_in_one_line(tmp_path, case):
     import subprocess
@@ -668,7 +656,7 @@ class ManualClock:
 @pytest.fixture
 def clocked():
     """An emulator of its own whose time moves only when the test says so."""
-    from .conftest import Console
+    from tests.support import Console
 
     clock = ManualClock()
     with EmulatorServer(clock=clock) as server:

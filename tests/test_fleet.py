@@ -19,15 +19,17 @@ import yaml
 
 from emulator import EmulatorServer
 from emulator.store import resolve_seed
-from helpers.fleet import run_fleet, worst
-from helpers.record import verify
-from helpers.runner import RunOptions
-from helpers.scrub import Scanner
-from helpers.secrets import tenant_env_name
+from helpers.run.fleet import run_fleet, worst
+from helpers.run.record import verify
+from helpers.run.runner import RunOptions
+from helpers.safety.scrub import Scanner
+from helpers.safety.secrets import tenant_env_name
+from tests.support import (
+    ROOT,
+    private,
+    processes_with,
+)
 
-from .test_run_ends_badly import private, processes_with
-
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks
 SCOPES = [f"tenant{i:02d}.practice.brightpattern.com" for i in (1, 2, 3)]
 

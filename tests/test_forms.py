@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from unittest import mock
 
-from helpers.forms import StepForm
-from helpers.params import validate
-from helpers.results import StepResult
-from helpers.runbook import StepNotebook
-from helpers.secrets import SecretStore
-
-from .conftest import API_USER, SMS_ROLE
+from helpers.notebook import StepNotebook
+from helpers.notebook.forms import StepForm
+from helpers.safety.secrets import SecretStore
+from helpers.steps.params import validate
+from helpers.steps.results import StepResult
+from tests.support import API_USER, SMS_ROLE
 
 
 class FakeRunner:

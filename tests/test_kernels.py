@@ -19,8 +19,8 @@ import papermill as pm
 import pytest
 
 from helpers.errors import KernelPoolError
-from helpers.kernels.engine import ENGINE_NAME
-from helpers.kernels.pool import KernelPool
+from helpers.run.kernels.engine import ENGINE_NAME
+from helpers.run.kernels.pool import KernelPool
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORIES = ["spawn", "fork"]
@@ -145,7 +145,7 @@ def test_handover_environment_reaches_the_notebook_and_secrets_never_do(tmp_path
     src = notebook(tmp_path / "env.ipynb", "import os, sys", f"""
         import json
         print(json.dumps({{"env": {{n: os.environ.get(n) for n in {names!r}}}, "pid": os.getpid(),
-                          "preimported": "helpers.runbook" in sys.modules}}))
+                          "preimported": "helpers.notebook" in sys.modules}}))
     """)
     nb = execute(src, pool, kernel_env={"BP_HANDOVER_ONLY": "handed-over", "BP_QUIET": "quiet-canary-0c4e",
                                         "BP_PARENT_PLAIN": None})
@@ -247,10 +247,10 @@ def test_bad_input_is_refused_with_the_fix(tmp_path, pool_of):
 
 @pytest.mark.parametrize("factory", FACTORIES)
 def test_warm_up_imports_before_handover_and_leaves_no_name(tmp_path, pool_of, factory):
-    pool = pool_of(size=1, factory=factory, warmup="import helpers.runbook\nimport json as warm_json")
+    pool = pool_of(size=1, factory=factory, warmup="import helpers.notebook\nimport json as warm_json")
     src = notebook(tmp_path / "warm.ipynb", """
         import json, sys
-        print(json.dumps({"preimported": "helpers.runbook" in sys.modules,
+        print(json.dumps({"preimported": "helpers.notebook" in sys.modules,
                           "names": sorted(n for n in ("helpers", "warm_json") if n in globals())}))
     """)
     assert facts(execute(src, pool)) == {"preimported": True, "names": []}
@@ -295,7 +295,7 @@ def test_a_zygote_that_died_is_replaced(tmp_path, pool_of):
 DRIVER = """
 import sys
 import papermill as pm
-from helpers.kernels.pool import KernelPool
+from helpers.run.kernels.pool import KernelPool
 factory, runtime, src, out = sys.argv[1:]
 with KernelPool(size=2, factory=factory, runtime_dir=runtime) as pool:
     pm.execute_notebook(src, out, engine_name="bp-kernel-pool", kernel_pool=pool, kernel_name="python3",

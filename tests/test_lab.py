@@ -1,4 +1,4 @@
-"""`make lab` (`python -m helpers.lab`) as a subprocess on free ports: it starts an emulator for the
+"""`make lab` (`python -m helpers.tools.lab`) as a subprocess on free ports: it starts an emulator for the
 session or reuses a running one, JupyterLab answers on notebooks/ with its landing page rendered and
 no news pop-up (in Debian's headless Chromium), kernels see BP_EMULATOR_URL, and SIGINT or SIGTERM
 stop everything the launcher started, leaving no process behind."""
@@ -22,10 +22,9 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from helpers import lab
 from helpers.errors import ParameterError
-
-from .browser_support import free_port, served_url, start_chromium
+from helpers.tools import lab
+from tests.support.browser import free_port, served_url, start_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "lab-test-token"
@@ -65,7 +64,7 @@ def answers(url: str) -> bool:
 
 
 class Launcher:
-    """`python -m helpers.lab` with JupyterLab's state in tmp_path and a marker in its environment."""
+    """`python -m helpers.tools.lab` with JupyterLab's state in tmp_path and a marker in its environment."""
 
     def __init__(self, tmp_path: Path, args: list[str], env: dict[str, str]):
         self.marker = uuid.uuid4().hex
@@ -78,7 +77,7 @@ class Launcher:
                "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "helpers.lab", "--port", str(self.lab_port), "--no-browser",
+            [sys.executable, "-m", "helpers.tools.lab", "--port", str(self.lab_port), "--no-browser",
              f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True", *args],
             env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
 

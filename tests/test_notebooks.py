@@ -14,14 +14,11 @@ import nbformat
 import papermill as pm
 import pytest
 
-from helpers.report import read_results
-from helpers.runbook import STEP_PARAMETERS
+from helpers.notebook.report import read_results
 from helpers.steps import STEPS
-
-from .conftest import API_USER, SMS_ROLE, make_client
-from .tools.build_notebooks import build, landing_page
-from .tools.nbval_copies import write_checked_copies
-from .tools.nbval_scenario import scenario_environment
+from helpers.tools.build import build, landing_page
+from helpers.tools.nbval import scenario_environment, write_checked_copies
+from tests.support import API_USER, SMS_ROLE, make_client
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -54,12 +51,12 @@ def execute(step_id: str, out_dir: Path, **parameters):
 def test_committed_notebooks_are_clean():
     """Parameters cell tagged; no secret-looking parameter; no output at all (nothing stale on a fresh
     page); one checked verdict cell; lines that fit the page; no reference the reader cannot open."""
-    for step_id, step in STEPS.items():
+    for step in STEPS.values():
         nb = nbformat.read(NOTEBOOKS / step.notebook, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, step.notebook
         declared = re.findall(r"^(\w+)\s*:", tagged[0].source, flags=re.M)
-        assert declared == STEP_PARAMETERS[step_id], step.notebook
+        assert declared == list(step.parameters), step.notebook
         assert max(len(line) for line in tagged[0].source.splitlines()) <= 100, step.notebook
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -78,15 +75,15 @@ def test_committed_notebooks_and_landing_page_are_what_the_template_builds():
     """Edits by hand drift from tests/tools/build_notebooks.py and are lost at the next rebuild."""
     for step_id, step in STEPS.items():
         assert (NOTEBOOKS / step.notebook).read_text(encoding="utf-8") == nbformat.writes(build(step_id)) + "\n", (
-            f"{step.notebook} differs from its template: run python -m tests.tools.build_notebooks")
+            f"{step.notebook} differs from its template: run python -m helpers.tools.build")
     assert (NOTEBOOKS / "README.md").read_text(encoding="utf-8") == landing_page()
 
 
 def test_papermill_reads_every_parameter_of_every_notebook():
     """What `papermill --help-notebook` lists, and what papermill injects without 'unknown parameter'."""
-    for step_id, step in STEPS.items():
+    for step in STEPS.values():
         inspected = pm.inspect_notebook(str(NOTEBOOKS / step.notebook))
-        assert list(inspected) == STEP_PARAMETERS[step_id], step.notebook
+        assert list(inspected) == list(step.parameters), step.notebook
         assert all(entry["help"] for entry in inspected.values()), step.notebook
 
 

@@ -21,10 +21,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from emulator import EmulatorServer
 from emulator.store import KNOWN_PRIVILEGES
 from emulator.ui.privileges import grouped
-from helpers.practice import PracticeConsole
-
-from .browser_support import AdminUI, keep_screenshot, start_chromium
-from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from helpers.tenant.practice import PracticeConsole
+from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from tests.support.browser import AdminUI, keep_screenshot, start_chromium
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 UI = f"/_emulator/ui/tenants/{SCOPE}"

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from helpers.runner import RunOptions, run
+from helpers.run.runner import RunOptions, run
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -13,45 +13,28 @@ import signal
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from unittest import mock
 
 import pytest
 
 from emulator import EmulatorServer
-from helpers.record import verify
-from helpers.runner import RunOptions, run
-from helpers.scrub import Scanner
+from helpers.run.record import verify
+from helpers.run.runner import RunOptions, run
+from helpers.safety.scrub import Scanner
+from tests.support import (
+    BAD_SEEDS,
+    CANARY_ADMIN,
+    CANARY_API,
+    ROOT,
+    cli,
+    go,
+    private,
+    processes_with,
+    ready_seed,
+    write_params,
+)
 
-from .test_emulator_http import BAD_SEEDS
-from .test_runner import CANARY_ADMIN, CANARY_API, go, ready_seed, write_params
-
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks
-
-
-def cli(tmp_path, *args, env=None, **kwargs) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "TMPDIR": str(private(tmp_path)), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=environ, timeout=300, **kwargs)
-
-
-def private(tmp_path) -> Path:
-    folder = tmp_path / "private"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-def processes_with(marker: str) -> list[int]:
-    """Processes whose environment carries the marker: the run's own and the kernels it started."""
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker.encode() in environ.read_bytes():
-                found.append(int(environ.parent.name))
-        except OSError:
-            continue
-    return found
 
 
 # ------------------------------------------------------------------ interruption
@@ -62,7 +45,7 @@ def demo_held_in_step_02(tmp_path, seconds: float, **env):
     machine. Yields the running process, its records folder and the emulator's console URL."""
     import requests
 
-    from .test_steps import settled
+    from tests.test_steps import settled
 
     with EmulatorServer() as server:
         console = f"{server.url}/_emulator"
@@ -114,7 +97,7 @@ def signal_self(signum):
 
 
 def test_a_second_signal_while_the_record_is_written_is_noted_and_the_record_completes(tmp_path, monkeypatch):
-    import helpers.runner as runner
+    import helpers.run.runner as runner
 
     real_execute, real_write_json = runner._execute, runner.write_json
 
@@ -141,7 +124,7 @@ def test_a_second_signal_while_the_record_is_written_is_noted_and_the_record_com
 
 def test_a_first_signal_while_the_record_is_written_does_not_cut_it_short(tmp_path, monkeypatch):
     """Once the steps are done a signal is noted, never raised: the record is completed as it stands."""
-    import helpers.runner as runner
+    import helpers.run.runner as runner
 
     real_write_json = runner.write_json
 
@@ -329,7 +312,7 @@ def test_no_traceback_for_an_unexpected_error(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError(f"boom {CANARY_API}")
 
-    monkeypatch.setattr("helpers.runner.select_steps", boom)
+    monkeypatch.setattr("helpers.run.runner.select_steps", boom)
     with mock.patch.dict(os.environ, {"BP_API_SECRET": CANARY_API}):
         out = io.StringIO()
         outcome = run(RunOptions(params_path=write_params(tmp_path), out_dir=tmp_path / "o"), out)
@@ -341,7 +324,7 @@ def test_a_run_stopped_while_a_text_is_being_sent_blocks_the_next_text(tmp_path)
     """The pending-send entry is written before Send Message: a stop in the middle leaves the doubt."""
     import requests
 
-    from .test_steps import settled
+    from tests.test_steps import settled
 
     with EmulatorServer(seed=str(ready_seed(tmp_path))) as server:
         console = f"{server.url}/_emulator"
@@ -388,7 +371,7 @@ def test_a_record_problem_found_late_is_the_exit_code_of_the_history_row(tmp_pat
     def full(run_dir):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("helpers.runner.write_manifest", full)
+    monkeypatch.setattr("helpers.run.runner.write_manifest", full)
     outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"])
     assert outcome.exit_code == 1 and "manifest.json: No space left on device" in printed
     with (outcome.run_dir.parent / "history.csv").open(newline="") as history:

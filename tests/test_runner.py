@@ -13,50 +13,24 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import yaml
 
 from emulator import EmulatorServer
-from emulator.store import DEFAULT_SEED
-from helpers.record import verify
-from helpers.runner import RunOptions, run, tenant_folder
-from helpers.scrub import Scrubber
-from helpers.secrets import write_private_json
+from helpers.run.record import verify
+from helpers.run.runner import RunOptions, run, tenant_folder
+from helpers.safety.scrub import Scrubber
+from helpers.safety.secrets import write_private_json
+from tests.support import (
+    CANARY_ADMIN,
+    CANARY_API,
+    ROOT,
+    go,
+    ready_seed,
+    write_params,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-CANARY_ADMIN = "CANARYadmin" + "A1b2C3d4" * 6 + "zzzzz"
-CANARY_API = "CANARYapi" + "Q9w8E7r6" * 6 + "yyyyyyy"
 TOKEN_SHAPED = re.compile(r"\b[0-9A-Za-z]{32,}\b")
 
 pytestmark = pytest.mark.notebooks
-
-
-def write_params(tmp_path: Path, **values) -> Path:
-    base = {"tenant_url": "emulator", "scope": "example.brightpattern.com", "smoke_timeout": 5, "poll_interval": 0.2}
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(base | values), encoding="utf-8")
-    return path
-
-
-def ready_seed(tmp_path: Path, api_secret: str = CANARY_API) -> Path:
-    """A tenant where a person already did steps 01, 03 and 05, with canary secrets planted."""
-    seed = yaml.safe_load(DEFAULT_SEED.read_text())
-    tenant = seed["tenants"][0]
-    next(r for r in tenant["roles"] if r["name"] == "SMS API")["privileges"] = ["Use SMS/MMS API"]
-    next(u for u in tenant["users"] if u["loginId"] == "admin")["api_secret"] = CANARY_ADMIN
-    tenant["users"].append({"loginId": "api.sms", "firstName": "SMS", "lastName": "API", "team": "Admins",
-                            "roles": ["SMS API"], "api_secret": api_secret})
-    tenant["services"][0]["outbound_chat_accounts"] = ["16502505674"]
-    path = tmp_path / "seed.yaml"
-    path.write_text(yaml.safe_dump(seed), encoding="utf-8")
-    return path
-
-
-def go(tmp_path, params: Path, **options):
-    out = io.StringIO()
-    private = tmp_path / "private"  # the runner's private temp folders go here, never the machine-wide one
-    private.mkdir(exist_ok=True)
-    outcome = run(RunOptions(params_path=params, out_dir=tmp_path / "outputs", private_root=private, **options), out)
-    return outcome, out.getvalue()
 
 
 def artifacts(outcome) -> list[Path]:
@@ -225,7 +199,7 @@ def test_a_secret_that_survives_scrubbing_fails_the_run_and_names_the_file(tmp_p
     # Simulate a leak path the runbook does not have: a secret inside a parameter, and a scrubber
     # that misses everything. The scan must still catch it.
     monkeypatch.setattr(Scrubber, "file", lambda self, path: None)
-    monkeypatch.setattr("helpers.runner.refuse_secret_values", lambda params, secrets: None)
+    monkeypatch.setattr("helpers.run.runner.refuse_secret_values", lambda params, secrets: None)
     with mock.patch.dict(os.environ, env):
         # The secret cut in three (no part token-shaped, so the parameter checks let it through).
         pieces = f"oops {CANARY_API[:20]}-{CANARY_API[20:40]}-{CANARY_API[40:]}"
@@ -291,14 +265,14 @@ def test_unwritable_out_folder_exit_3(tmp_path):
 def test_log_records_are_masked_as_they_are_written(tmp_path):
     import logging
 
-    from helpers.runner import MaskSecrets
+    from helpers.run.runner import MaskSecrets
     record = logging.LogRecord("helpers", logging.INFO, __file__, 1, "token %s and %s", (CANARY_API, "D" * 64), None)
     MaskSecrets([CANARY_API]).filter(record)
     assert record.getMessage() == "token [REDACTED] and [REDACTED]"
 
 
 def test_tenant_folder_names():
-    from helpers.params import validate
+    from helpers.steps.params import validate
     assert tenant_folder(validate({"tenant_url": "https://acme.brightpattern.com"}), False) == "acme.brightpattern.com"
     assert tenant_folder(validate({}), True) == "emulator_example.brightpattern.com"
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers.scrub import REDACTED, WITHHELD, Scanner, Scrubber, scrub_and_scan
+from helpers.safety.scrub import REDACTED, WITHHELD, Scanner, Scrubber, scrub_and_scan
 
 SECRET = "k3Y\"w<a&b'c\\d/e+f=g%h9Z2xQ7mP4vL8nR1tS6"  # characters every escaping changes
 PLAIN = "Tq4Lm9Xw2Zr7Kp3Vn8Bc5Hd1Jf6Gs0Ya"

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from helpers.errors import ParameterError
-from helpers.params import RunbookParams, load, validate
-from helpers.scrub import REDACTED, Scanner, Scrubber, scrub_and_scan
-from helpers.secrets import Secret, SecretStore, read_handoff, write_private_json
+from helpers.safety.scrub import REDACTED, Scanner, Scrubber, scrub_and_scan
+from helpers.safety.secrets import Secret, SecretStore, read_handoff, write_private_json
+from helpers.steps.params import RunbookParams, load, validate
 
 SECRET = "s3cr3t-Value/with+chars=="
 
@@ -189,7 +189,7 @@ def test_keyring_is_a_secret_source_when_it_has_a_backend(monkeypatch, tmp_path)
         def get_password(service, username):
             return "from-keyring-123" if (service, username) == ("bp-sms-runbook", "t.example.com/admin") else None
 
-    monkeypatch.setattr("helpers.secrets._keyring", lambda: FakeKeyring)
+    monkeypatch.setattr("helpers.safety.secrets._keyring", lambda: FakeKeyring)
     store = SecretStore("https://t.example.com", "t.example.com", {"api": "api.sms", "admin": "admin"},
                         {"BP_RUNBOOK_HANDOFF": str(tmp_path / "none.json")})
     assert store.get("admin").reveal() == "from-keyring-123"
@@ -200,7 +200,7 @@ def test_keyring_is_a_secret_source_when_it_has_a_backend(monkeypatch, tmp_path)
 def test_client_tolerates_the_wiki_trailing_comma():
     import requests
 
-    from helpers.transport import decode_json
+    from helpers.tenant.transport import decode_json
     response = requests.Response()
     response._content = b'{"access_token":"X","token_type":"Bearer","expires_in":"3599",}'
     assert decode_json(response, "POST", "/t")["expires_in"] == "3599"

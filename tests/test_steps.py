@@ -13,10 +13,9 @@ from unittest import mock
 import pytest
 
 from helpers.errors import ParameterError
-from helpers.params import validate
 from helpers.steps import STEPS, run_step
-
-from .conftest import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from helpers.steps.params import validate
+from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
 
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 
@@ -493,7 +492,7 @@ def sending(ready, tmp_path):
 
 
 def ledger(env) -> Path:
-    from helpers.sends import ledger_path
+    from helpers.steps.sends import ledger_path
     return ledger_path(SCOPE, env["BP_EMULATOR_URL"], env)
 
 

@@ -16,9 +16,9 @@ from cryptography.x509.oid import NameOID
 
 from emulator import EmulatorServer
 from helpers.errors import ApiConnectionError, AuthenticationError
-from helpers.params import validate
 from helpers.steps import run_step
-from helpers.transport import Transport
+from helpers.steps.params import validate
+from helpers.tenant.transport import Transport
 
 
 def make_certificate(folder):

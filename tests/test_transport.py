@@ -8,10 +8,9 @@ import socket
 import pytest
 
 from helpers.errors import ApiConnectionError, ApiTimeoutError, ParameterError, RateLimitedError, ServerError
-from helpers.secrets import Secret
-from helpers.transport import RetryPolicy, Transport, check_base_url, parse_retry_after
-
-from .conftest import SMS_NUMBER, make_client
+from helpers.safety.secrets import Secret
+from helpers.tenant.transport import RetryPolicy, Transport, check_base_url, parse_retry_after
+from tests.support import SMS_NUMBER, make_client
 
 
 def sent_messages(console):

@@ -13,18 +13,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import TOKEN_SHAPED, RunbookError
-from ..params import RunbookParams
-from ..results import FAILED, StepResult
-from ..scrub import Scrubber
-from .access_token import access_token
-from .api_secret import api_secret
-from .chat_service import chat_service
-from .context import SECRET_ACCEPTED, StepContext
-from .define_user import define_user
-from .grant_privilege import grant_privilege
-from .preflight import preflight
-from .smoke_test import smoke_test
+from helpers.errors import TOKEN_SHAPED, RunbookError
+from helpers.safety.scrub import Scrubber
+from helpers.steps.access_token import access_token
+from helpers.steps.api_secret import api_secret
+from helpers.steps.chat_service import chat_service
+from helpers.steps.context import SECRET_ACCEPTED, StepContext
+from helpers.steps.define_user import define_user
+from helpers.steps.grant_privilege import grant_privilege
+from helpers.steps.params import PARAMETER_NAMES, RunbookParams
+from helpers.steps.preflight import preflight
+from helpers.steps.results import FAILED, StepResult
+from helpers.steps.smoke_test import smoke_test
+
+# The parameters each notebook declares (its parameters cell); the runner passes only these.
+COMMON = ("tenant_url", "scope", "practice_mode", "dry_run", "ca_bundle", "connect_timeout", "read_timeout")
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,27 @@ class Step:
     title: str
     notebook: str
     run: Callable[[StepContext], StepResult]
+    parameters: tuple[str, ...] = PARAMETER_NAMES
+    form_secrets: tuple[str, ...] = ()  # the secrets its form can take over ("api", "admin")
 
 
 STEPS: dict[str, Step] = {s.id: s for s in (
-    Step("00_preflight", "Preflight: parameters, secrets, tenant reachability, plan", "00_preflight.ipynb", preflight),
-    Step("01_grant_privilege", "Grant the 'Use SMS/MMS API' privilege to a role", "01_grant_privilege.ipynb", grant_privilege),
-    Step("02_define_user", "Define the API user with that role", "02_define_user.ipynb", define_user),
-    Step("03_api_secret", "Generate and hand over the user's API secret (client_secret)", "03_api_secret.ipynb", api_secret),
-    Step("04_access_token", "Request an access token and prove it carries the privilege", "04_access_token.ipynb", access_token),
-    Step("05_chat_service", "Chat service with the SMS access number as outbound chat account", "05_chat_service.ipynb", chat_service),
-    Step("06_smoke_test", "Smoke test: send one message and follow it", "06_smoke_test.ipynb", smoke_test),
+    Step("00_preflight", "Preflight: parameters, secrets, tenant reachability, plan", "00_preflight.ipynb", preflight,
+         PARAMETER_NAMES, ("api", "admin")),
+    Step("01_grant_privilege", "Grant the 'Use SMS/MMS API' privilege to a role", "01_grant_privilege.ipynb",
+         grant_privilege, COMMON + ("role", "api_user", "admin_user")),
+    Step("02_define_user", "Define the API user with that role", "02_define_user.ipynb", define_user,
+         COMMON + ("role", "api_user", "api_user_first_name", "api_user_last_name", "api_user_team", "admin_user"),
+         ("admin",)),
+    Step("03_api_secret", "Generate and hand over the user's API secret (client_secret)", "03_api_secret.ipynb",
+         api_secret, COMMON + ("api_user", "admin_user"), ("api",)),
+    Step("04_access_token", "Request an access token and prove it carries the privilege", "04_access_token.ipynb",
+         access_token, COMMON + ("role", "api_user", "admin_user")),
+    Step("05_chat_service", "Chat service with the SMS access number as outbound chat account", "05_chat_service.ipynb",
+         chat_service, COMMON + ("admin_user", "access_number", "chat_service"), ("admin",)),
+    Step("06_smoke_test", "Smoke test: send one message and follow it", "06_smoke_test.ipynb", smoke_test,
+         COMMON + ("api_user", "access_number", "test_destination", "smoke_test", "smoke_message", "smoke_timeout",
+                   "poll_interval", "resend_unconfirmed")),
 )}
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..results import ACTION_REQUIRED, OK, StepResult
-from .context import StepContext
-from .privilege import finish_not_accepted, probe_with_api_token, record_accepted
+from helpers.steps.context import StepContext
+from helpers.steps.privilege import finish_not_accepted, probe_with_api_token, record_accepted
+from helpers.steps.results import ACTION_REQUIRED, OK, StepResult
 
 GOOD = ("ok", "changed")
 

@@ -3,12 +3,12 @@ reaches the runbook through the form's Password field or BP_API_SECRET, never as
 
 from __future__ import annotations
 
-from ..practice import LABEL
-from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
-from . import instructions
-from .checks import ISSUED, REJECTED, request_token
-from .context import SECRET_ACCEPTED, StepContext
-from .diagnosis import rejected_api_secret, token_contradiction
+from helpers.steps import instructions
+from helpers.steps.checks import ISSUED, REJECTED, request_token
+from helpers.steps.context import SECRET_ACCEPTED, StepContext
+from helpers.steps.diagnosis import rejected_api_secret, token_contradiction
+from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from helpers.tenant.practice import LABEL
 
 
 def api_secret(ctx: StepContext) -> StepResult:

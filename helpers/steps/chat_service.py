@@ -6,13 +6,13 @@ it is recorded, never relied on."""
 
 from __future__ import annotations
 
-from ..practice import LABEL
-from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
-from ..secrets import SECRET_ENV
-from . import instructions
-from .checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
-from .context import StepContext
-from .instructions import CCA
+from helpers.safety.secrets import SECRET_ENV
+from helpers.steps import instructions
+from helpers.steps.checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
+from helpers.steps.context import StepContext
+from helpers.steps.instructions import CCA
+from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from helpers.tenant.practice import LABEL
 
 VOICE_ONLY = ("voice",)  # the other documented values, text and voice_text, carry SMS (AccessNumber.sms_capable)
 

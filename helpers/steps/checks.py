@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from ..api.phones import matching
-from ..api.sms import BASE as SMS_BASE
-from ..api.users import User
-from ..auth import TOKEN_PATH, AccessToken
-from ..client import BrightPatternClient
-from ..errors import ApiError, AuthenticationError, PermissionDeniedError
-from ..transport import decode_json
+from helpers.errors import ApiError, AuthenticationError, PermissionDeniedError
+from helpers.tenant.api.phones import matching
+from helpers.tenant.api.sms import BASE as SMS_BASE
+from helpers.tenant.api.users import User
+from helpers.tenant.auth import TOKEN_PATH, AccessToken
+from helpers.tenant.client import BrightPatternClient
+from helpers.tenant.transport import decode_json
 
 # ------------------------------------------------------------------------------ token request
 ISSUED, REJECTED, UNVERIFIED = "issued", "rejected", "unverified"
@@ -197,7 +197,7 @@ class NumberLookup:
     verdict: str
     answer: str
     detail: str = ""
-    number: object | None = None  # helpers.api.phones.AccessNumber
+    number: object | None = None  # helpers.tenant.api.phones.AccessNumber
 
     @property
     def said(self) -> str:

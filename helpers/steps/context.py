@@ -9,12 +9,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..client import BrightPatternClient
-from ..params import RunbookParams
-from ..practice import LABEL, PracticeConsole
-from ..results import StepResult
-from ..secrets import Secret, SecretStore
-from .checks import ISSUED, REJECTED, TokenCheck, request_token
+from helpers.safety.secrets import Secret, SecretStore
+from helpers.steps.checks import ISSUED, REJECTED, TokenCheck, request_token
+from helpers.steps.params import RunbookParams
+from helpers.steps.results import StepResult
+from helpers.tenant.client import BrightPatternClient
+from helpers.tenant.practice import LABEL, PracticeConsole
 
 # The runner writes the statuses of the steps it already ran here (no secret in it), so that a
 # later step can say which earlier steps its evidence confirms. A notebook run by hand has none.

@@ -5,11 +5,9 @@ missing. Roles of an existing user can only be changed in the admin UI (Update U
 
 from __future__ import annotations
 
-from ..errors import ApiError
-from ..practice import LABEL
-from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
-from . import instructions
-from .checks import (
+from helpers.errors import ApiError
+from helpers.steps import instructions
+from helpers.steps.checks import (
     ABSENT,
     ADMIN_REFUSED,
     FORBIDDEN,
@@ -21,9 +19,11 @@ from .checks import (
     UserLookup,
     look_up_user,
 )
-from .context import StepContext
-from .instructions import CCA, PRIVILEGE
-from .privilege import probe_with_api_token
+from helpers.steps.context import StepContext
+from helpers.steps.instructions import CCA, PRIVILEGE
+from helpers.steps.privilege import probe_with_api_token
+from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from helpers.tenant.practice import LABEL
 
 
 def define_user(ctx: StepContext) -> StepResult:

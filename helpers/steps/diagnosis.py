@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import instructions
-from .checks import ABSENT, FOUND, TokenCheck, UserLookup, look_up_user
-from .context import StepContext
+from helpers.steps import instructions
+from helpers.steps.checks import ABSENT, FOUND, TokenCheck, UserLookup, look_up_user
+from helpers.steps.context import StepContext
 
 
 @dataclass

@@ -3,14 +3,14 @@ step proves what it can (the API user's token accepted by the SMS/MMS API) and s
 
 from __future__ import annotations
 
-from ..practice import LABEL
-from ..results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
-from . import instructions
-from .checks import FOUND, ISSUED, NO_PRIVILEGE
-from .context import StepContext
-from .diagnosis import api_user_lookup
-from .instructions import CCA, PRIVILEGE
-from .privilege import finish_not_accepted, probe_with_api_token, record_accepted
+from helpers.steps import instructions
+from helpers.steps.checks import FOUND, ISSUED, NO_PRIVILEGE
+from helpers.steps.context import StepContext
+from helpers.steps.diagnosis import api_user_lookup
+from helpers.steps.instructions import CCA, PRIVILEGE
+from helpers.steps.privilege import finish_not_accepted, probe_with_api_token, record_accepted
+from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from helpers.tenant.practice import LABEL
 
 
 def grant_privilege(ctx: StepContext) -> StepResult:

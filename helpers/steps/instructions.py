@@ -7,9 +7,9 @@ practice admin UI of the emulator uses the same words.
 
 from __future__ import annotations
 
-from ..params import RunbookParams
-from ..results import FAILED, StepResult
-from ..secrets import SECRET_ENV
+from helpers.safety.secrets import SECRET_ENV
+from helpers.steps.params import RunbookParams
+from helpers.steps.results import FAILED, StepResult
 
 PRIVILEGE = "Use SMS/MMS API"
 CCA = "Contact Center Administrator"

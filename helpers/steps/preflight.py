@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import ApiError
-from ..practice import LABEL, emulator_tenants
-from ..results import ACTION_REQUIRED, FAILED, OK, StepResult
-from ..transport import Transport
-from . import instructions
-from .checks import ISSUED, REJECTED
-from .context import SECRET_ACCEPTED, StepContext
+from helpers.errors import ApiError
+from helpers.steps import instructions
+from helpers.steps.checks import ISSUED, REJECTED
+from helpers.steps.context import SECRET_ACCEPTED, StepContext
+from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, StepResult
+from helpers.tenant.practice import LABEL, emulator_tenants
+from helpers.tenant.transport import Transport
 
 
 def target_kind(base_url: str) -> str:

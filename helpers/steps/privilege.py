@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..results import ACTION_REQUIRED, StepResult
-from . import instructions
-from .checks import (
+from helpers.steps import instructions
+from helpers.steps.checks import (
     ACCEPTED,
     FOUND,
     ISSUED,
@@ -19,9 +18,10 @@ from .checks import (
     probe_sms_api,
     request_token,
 )
-from .context import StepContext
-from .diagnosis import api_user_lookup, rejected_api_secret, token_contradiction
-from .instructions import PRIVILEGE
+from helpers.steps.context import StepContext
+from helpers.steps.diagnosis import api_user_lookup, rejected_api_secret, token_contradiction
+from helpers.steps.instructions import PRIVILEGE
+from helpers.steps.results import ACTION_REQUIRED, StepResult
 
 
 @dataclass

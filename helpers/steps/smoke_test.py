@@ -1,7 +1,7 @@
 """06: one real text, followed with Get Message. Off unless smoke_test is true.
 
 Never a second text by accident: Send Message is never repeated automatically, and when its
-answer is lost the step records that the text may have gone out (helpers.sends). The next run
+answer is lost the step records that the text may have gone out (helpers.steps.sends). The next run
 resolves that entry first and sends nothing while its fate is unknown, unless the operator says
 so with resend_unconfirmed (`--resend-unconfirmed`)."""
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .. import sends
-from ..api.sms import StatusChange
-from ..errors import ApiError
-from ..results import ACTION_REQUIRED, FAILED, OK, SKIPPED, StepResult
-from . import instructions
-from .context import StepContext
+from helpers.errors import ApiError
+from helpers.steps import instructions, sends
+from helpers.steps.context import StepContext
+from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, SKIPPED, StepResult
+from helpers.tenant.api.sms import StatusChange
 
 CARRIER_USAGE = "the tenant's Carrier Usage report (Bright Pattern's only record of API-sent messages)"
 

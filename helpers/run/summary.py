@@ -1,0 +1,127 @@
+"""The record of one run: summary.json (machines), summary.html (people), history.csv (trends)."""
+
+from __future__ import annotations
+
+import getpass
+import html
+import json
+import platform
+import socket
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from helpers import __version__
+from helpers.notebook.report import COLOURS, format_value
+from helpers.steps import STEPS
+
+EXIT_MEANINGS = {0: "all steps ok, changed or skipped", 1: "a step failed (or the record could not be completed)",
+                 2: "a person must act (action-required)", 3: "bad parameters or missing secrets: no step ran",
+                 4: "another run for this tenant holds the lock: nothing was done",
+                 5: "interrupted by a signal (SIGTERM, SIGINT or SIGHUP): the record covers what ran"}
+PACKAGES = ("papermill", "nbclient", "nbformat", "ipykernel", "ipywidgets", "requests", "pandas", "Flask", "phonenumbers")
+
+
+def versions() -> dict:
+    found = {"bp-sms-runbook": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def who() -> dict:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {"host": socket.gethostname(), "user": user, "argv": sys.argv[1:]}
+
+
+def write_json(path: Path, summary: dict) -> None:
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def write_html(path: Path, summary: dict) -> None:
+    rows = []
+    for entry in summary["steps"]:
+        r = entry["result"]
+        colour = COLOURS.get(r["status"], "#000")
+        link = (f"<a href='{html.escape(entry['notebook'])}'>{html.escape(entry['notebook'])}</a>"
+                if entry.get("notebook") else "(not run)")
+        rows.append(f"<tr><td>{html.escape(r['step'])}</td><td>{html.escape(r['title'])}</td>"
+                    f"<td style='background:{colour};color:white;font-weight:bold;white-space:nowrap'>{html.escape(r['status'])}</td>"
+                    f"<td>{html.escape(r['summary'])}</td><td style='white-space:nowrap'>{entry['seconds']:.1f} s</td><td>{link}</td></tr>")
+    todo = []
+    for entry in summary["steps"]:
+        r = entry["result"]
+        if r["actions"]:
+            items = "".join(f"<li>{html.escape(a)}</li>" for a in r["actions"])
+            todo.append(f"<h3>{html.escape(r['step'])}: {html.escape(r['title'])}</h3><ol>{items}</ol>")
+        if entry.get("failure"):
+            todo.append(f"<h3>{html.escape(r['step'])} failed</h3><p>{html.escape(entry['failure'])}</p>")
+    evidence = []
+    for entry in summary["steps"]:
+        r = entry["result"]
+        facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>" for k, v in r["evidence"].items())
+        changes = "".join(f"<li>changed: {html.escape(c)}</li>" for c in r["changed"])
+        inferred = "".join(f"<li>inferred: {html.escape(i)}</li>" for i in r.get("inferred", []))
+        notes = "".join(f"<li><i>{html.escape(n)}</i></li>" for n in r["notes"])
+        if facts or changes or inferred or notes:
+            evidence.append(f"<h3>{html.escape(r['step'])}</h3><ul>{changes}{facts}{inferred}{notes}</ul>")
+    colour = {0: COLOURS["ok"], 2: COLOURS["action-required"]}.get(summary["exit_code"], COLOURS["failed"])
+    params = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in summary["parameters"].items())
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SMS/MMS API runbook: {html.escape(summary['tenant'])}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:72em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}</style></head>
+<body>
+<h1>SMS/MMS API onboarding runbook</h1>
+<p><b>Tenant:</b> {html.escape(summary['tenant'])} at {html.escape(summary['target']['address'])}{' (the local emulator)' if summary['target']['emulator'] else ''}<br>
+<b>Run:</b> {html.escape(summary['run_id'])}, {summary['duration_s']:.1f} s, by {html.escape(summary['run_by']['user'])} on {html.escape(summary['run_by']['host'])}<br>
+<b>Outcome:</b> <span style="color:{colour};font-weight:bold">exit {summary['exit_code']}: {html.escape(summary['exit_meaning'])}</span></p>
+<h2>Steps</h2>
+<table><tr><th>step</th><th>what</th><th>status</th><th>summary</th><th>time</th><th>notebook</th></tr>{''.join(rows)}</table>
+<h2>What a person must do</h2>{''.join(todo) or '<p>Nothing.</p>'}
+<h2>Evidence</h2>{''.join(evidence) or '<p>None recorded.</p>'}
+<h2>Parameters</h2><table>{params}</table>
+<p style="color:#6e7781">Secrets are never parameters; every artifact of this run was scrubbed and scanned.
+Versions: {html.escape(', '.join(f'{k} {v}' for k, v in summary['versions'].items()))}</p>
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+
+
+HISTORY_FIELDS = ["run_id", "started_at", "exit_code", "outcome", "duration_s", "dry_run", "practice_mode",
+                  *STEPS.keys(), "pending_send", "report"]
+
+
+def history_row(summary: dict) -> dict:
+    """One run as a row of the tenant's history.csv (record.append_history chains it)."""
+    statuses = {entry["result"]["step"]: entry["result"]["status"] for entry in summary["steps"]}
+    return {"run_id": summary["run_id"], "started_at": summary["started_at"], "exit_code": summary["exit_code"],
+            "outcome": summary["exit_meaning"], "duration_s": f"{summary['duration_s']:.1f}",
+            "dry_run": summary["parameters"].get("dry_run"), "practice_mode": summary["parameters"].get("practice_mode"),
+            "pending_send": summary.get("pending_send") or "", "report": summary["report"],
+            **{step: statuses.get(step, "") for step in STEPS}}
+
+
+def history_table(out_dir: Path, tenant: str | None = None, limit: int = 10) -> str:
+    """The latest runs per tenant, as a text table."""
+    import pandas as pd  # only the history view needs pandas
+
+    frames = []
+    for csv_path in sorted(out_dir.glob("*/history.csv")):
+        if tenant and csv_path.parent.name != tenant:
+            continue
+        frame = pd.read_csv(csv_path, dtype=str).fillna("")
+        frame.insert(0, "tenant", csv_path.parent.name)
+        frames.append(frame.tail(limit))
+    if not frames:
+        return f"No runs recorded under {out_dir}" + (f" for tenant {tenant!r}" if tenant else "") + "."
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["tenant", "run_id", "exit_code", *[s for s in STEPS if s in table.columns], "duration_s"]
+    table = table[columns].rename(columns={s: s[:2] for s in STEPS})
+    return table.to_string(index=False)
