@@ -28,8 +28,8 @@ from filelock import FileLock
 
 from emulator import EmulatorServer
 from emulator.store import DEFAULT_SEED
-from helpers.record import verify
-from helpers.scrub import Scanner
+from helpers.run.record import verify
+from helpers.safety.scrub import Scanner
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
