@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PORT   ?= 8765
 
-.PHONY: lock demo demo-fleet test lint lab emulator bench screenshots clean help airflow-test
+.PHONY: lock demo demo-fleet test test-fast lint lab emulator bench screenshots clean help airflow-test
 
 help:
 	@echo "make demo      run the whole runbook against the embedded emulator (practice mode)"
 	@echo "make demo-fleet  the same for twenty practice tenants, two at a time (a fleet run)"
-	@echo "make test      run every test layer (emulator, client, notebooks via papermill and nbval, runner)"
-	@echo "make lint      ruff over the code"
+	@echo "make test      lint, then every test layer (emulator, client, notebooks via papermill and nbval, runner, browser)"
+	@echo "make test-fast lint, then every layer except the notebook and browser ones (under a minute, while working)"
+	@echo "make lint      ruff, and import-linter: the layers of helpers/ (pyproject.toml, [tool.importlinter])"
 	@echo "make lab       practise: JupyterLab on notebooks/ and the emulator with its practice admin UI (reused if running)"
 	@echo "make emulator  serve the practice tenant on http://127.0.0.1:$(PORT)"
 	@echo "make bench     print timing figures of the client and the runbook against the emulator"
@@ -43,12 +44,16 @@ demo-fleet: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m helpers run --params $(PARAMS) --emulator
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest
+
+# The layers that need no notebook kernel and no browser: what to run while working.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not notebooks and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # Reuses an emulator already answering at $$BP_EMULATOR_URL (default :8765), else starts one for the session;
 # `make lab PORT=9000` looks for it on :9000 instead. LAB_ARGS go to JupyterLab (e.g. LAB_ARGS=--no-browser).

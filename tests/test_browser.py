@@ -13,7 +13,7 @@ from helpers.run.runner import RunOptions, run
 from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
 from tests.support.browser import ROOT, AdminUI, Lab, body_text, keep_screenshot, require_chromium, start_chromium
 
-pytestmark = pytest.mark.notebooks
+pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 
 
 @pytest.fixture(scope="module")

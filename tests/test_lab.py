@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "lab-test-token"
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes through /proc (Linux)")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes through /proc (Linux)")]
 
 
 @pytest.fixture(scope="module")

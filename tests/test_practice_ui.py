@@ -25,6 +25,8 @@ from helpers.tenant.practice import PracticeConsole
 from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
 from tests.support.browser import AdminUI, keep_screenshot, start_chromium
 
+pytestmark = pytest.mark.browser
+
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 UI = f"/_emulator/ui/tenants/{SCOPE}"
 

@@ -45,7 +45,7 @@ def demo_held_in_step_02(tmp_path, seconds: float, **env):
     machine. Yields the running process, its records folder and the emulator's console URL."""
     import requests
 
-    from tests.test_steps import settled
+    from tests.support import settled
 
     with EmulatorServer() as server:
         console = f"{server.url}/_emulator"
@@ -324,7 +324,7 @@ def test_a_run_stopped_while_a_text_is_being_sent_blocks_the_next_text(tmp_path)
     """The pending-send entry is written before Send Message: a stop in the middle leaves the doubt."""
     import requests
 
-    from tests.test_steps import settled
+    from tests.support import settled
 
     with EmulatorServer(seed=str(ready_seed(tmp_path))) as server:
         console = f"{server.url}/_emulator"

@@ -15,7 +15,7 @@ import pytest
 from helpers.errors import ParameterError
 from helpers.steps import STEPS, run_step
 from helpers.steps.params import validate
-from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE
+from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE, settled
 
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 
@@ -498,15 +498,6 @@ def ledger(env) -> Path:
 
 def messages(console) -> list[dict]:
     return console.tenant_state()["messages"]
-
-
-def settled(condition, limit: float = 10.0) -> None:
-    """Wait for another thread's work to show (not a timing assumption: it returns as soon as it does)."""
-    import time
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "the emulator did not finish the request"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("fault,stored", [

@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -112,6 +113,15 @@ BAD_SEEDS = {
                           "tenant acme.example.com, users #1: lockedOut must be true or false (a YAML boolean, "
                           "no quotes), not 'false'"),
 }
+
+
+def settled(condition, limit: float = 10.0) -> None:
+    """Wait for another thread's work to show (not a timing assumption: it returns as soon as it does)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "the emulator did not finish the request"
+        time.sleep(0.02)
+
 
 
 # ------------------------------------------------------------------ the runner
