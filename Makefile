@@ -37,7 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -c "import json, pathlib, sys; p = pathlib.Path(sys.prefix, 'share/jupyter/kernels/python3/kernel.json'); k = json.loads(p.read_text()); a = '--IPKernelApp.log_level=ERROR'; k['argv'] += [] if a in k['argv'] else [a]; p.write_text(json.dumps(k, indent=1))"
 	touch $(STAMP)
 
-# Twenty practice tenants in one run, two at a time, sharing warm kernels (README, Fleets).
+# Twenty practice tenants in one run, two at a time, sharing warm kernels (docs/fleets.md).
 demo-fleet: $(STAMP)
 	$(BIN)/python -m helpers run --params params/fleet/ --emulator --emulator-seed fleet --jobs 2
 

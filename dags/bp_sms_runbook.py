@@ -21,7 +21,7 @@ secret: retrying cannot help); 1 failed, Airflow's retries apply; 5 (interrupted
 worker shutting down, the task's execution_timeout, a person marking it failed) failed and retries
 apply, because every step checks before it acts and step 06 never sends a second text.
 
-Where things are, on each worker (environment variables; README.md, section Airflow):
+Where things are, on each worker (environment variables; docs/airflow.md):
 BP_RUNBOOK_ROOT (the project checkout; default: the folder above this file's folder when it holds
 `helpers/`), BP_RUNBOOK_PYTHON (the python that has the project's requirements; default: the
 worker's), BP_RUNBOOK_PARAMS_DIR and BP_RUNBOOK_OUT (defaults for the DAG params). Read at parse

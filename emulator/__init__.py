@@ -1,7 +1,7 @@
 """A local stand-in for the Bright Pattern tenant APIs that the SMS/MMS onboarding runbook uses.
 
 It is a practice and test target, faithful to the documented behaviour and quirks; it is not
-Bright Pattern. See README.md, "Emulator".
+Bright Pattern. See docs/emulator.md.
 """
 
 from .app import create_app

@@ -19,7 +19,7 @@ from .tenants import Tenants
 
 MESSENGER = re.compile(r"^(whatsapp|viber):(\S+)$")
 URL = re.compile(r"^https?://\S+$")
-# Test destinations with a documented outcome (see README, "Emulator").
+# Test destinations with a documented outcome (see docs/emulator.md).
 TEST_DESTINATIONS = {
     "+15005550001": ("failed", "30003", "Unreachable destination handset"),
     "+15005550002": ("failed", "30005", "Unknown destination handset"),
