@@ -22,8 +22,7 @@ from nbclient import NotebookClient
 
 from emulator import EmulatorServer
 from helpers.steps import STEPS
-from helpers.tools.build import CHECKED
-from helpers.tools.nbval import REFERENCES, scenario_environment
+from helpers.tools.nbval import CHECKED, REFERENCES, scenario_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
