@@ -1,5 +1,7 @@
 """The runbook's steps: one check-then-act-then-verify function per step, each in its own module,
-each returning a StepResult.
+each returning a StepResult, and each declared there once (`STEP = Step(...)`, helpers.steps.declaration):
+its title, parameters, form secrets, page text, README row and plan line. STEPS is found by scanning
+this package's modules for a STEP, ordered by id; adding a step is adding its module.
 
 Steps 01, 03 and 05 can only be done in the admin UI: they give exact instructions and verify
 through the APIs that exist. In practice mode (emulator only) they act through the emulator's
@@ -65,4 +67,4 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
     return StepResult.from_dict(Scrubber(ctx.secrets.known_values()).data(result.to_dict()))
 
 
-__all__ = ["STEPS", "Step", "StepContext", "run_step"]
+__all__ = ["STEPS", "Step", "StepContext", "discover", "run_step"]

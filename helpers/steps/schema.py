@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from helpers.errors import ParameterError
+from helpers.safety.secrets import Secret
 from helpers.tenant.transport import check_base_url, is_host_name, normalise_host
 
 EMULATOR = "emulator"
@@ -133,8 +134,6 @@ def _refuse(cls, name: str, why: str):
 def schema(cls):
     """Make `cls` a frozen dataclass of parameters, and refuse at once a field that could carry a
     secret or that lacks what the notebooks, forms and validation need."""
-    from helpers.safety.secrets import Secret
-
     for name, annotation in inspect.get_annotations(cls).items():
         typed = _type_name(annotation)
         if annotation is Secret or (isinstance(annotation, type) and issubclass(annotation, Secret)) or re.search(
