@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from unittest import mock
 
+import ipywidgets as widgets
+
 from helpers.notebook import StepNotebook
 from helpers.notebook.forms import StepForm
 from helpers.safety.secrets import SecretStore
-from helpers.steps.params import validate
+from helpers.steps import STEPS
+from helpers.steps.params import PARAMETERS, validate
 from helpers.steps.results import StepResult
 from tests.support import API_USER, SMS_ROLE
 
@@ -84,6 +87,22 @@ def test_interactive_form_has_only_the_steps_fields():
                                 "admin_user"}
     assert form.inputs["api_user"].value == "x.y" and form.secret is not None
     assert form.button.description == "Run step 03 with these values"
+
+
+def test_every_form_shows_its_declared_fields_with_widgets_from_the_schema():
+    """Fields from the step's declaration (the network timeouts stay out: the schema says so); each
+    widget's type from its parameter's kind, its label from its name, its tooltip from its comment."""
+    kinds = {"checkbox": widgets.Checkbox, "float": widgets.FloatText, "text": widgets.Text}
+    with mock.patch.dict(os.environ, {}, clear=False):
+        os.environ.pop("BP_RUNBOOK_HEADLESS", None)
+        for step in STEPS.values():
+            form = StepNotebook(step.id, {}).form()
+            assert tuple(form.inputs) == step.form_fields, step.id
+            assert not {"connect_timeout", "read_timeout"} & set(form.inputs), step.id
+            assert set(form.secrets) == set(step.form_secrets), step.id
+            for name, widget in form.inputs.items():
+                assert type(widget) is kinds[PARAMETERS[name].kind.widget], name
+                assert widget.description == name.replace("_", " ") and widget.tooltip == PARAMETERS[name].comment
 
 
 def test_admin_steps_take_the_admin_secret_too():

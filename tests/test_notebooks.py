@@ -16,7 +16,8 @@ import pytest
 
 from helpers.notebook.report import read_results
 from helpers.steps import STEPS
-from helpers.tools.build import build, landing_page
+from helpers.steps.params import PARAMETERS, RunbookParams
+from helpers.tools.build import TABLE_END, TABLE_START, build, differing, landing_page, literal, runbook_table
 from helpers.tools.nbval import scenario_environment, write_checked_copies
 from tests.support import API_USER, SMS_ROLE, make_client
 
@@ -71,12 +72,29 @@ def test_committed_notebooks_are_clean():
         assert "**Documentation:** [" in nb.cells[0].source
 
 
-def test_committed_notebooks_and_landing_page_are_what_the_template_builds():
-    """Edits by hand drift from tests/tools/build_notebooks.py and are lost at the next rebuild."""
+def test_committed_notebooks_landing_page_and_readme_table_are_what_the_declarations_build():
+    """Edits by hand drift from the step declarations (helpers/steps/<step>.py) and are lost at the next
+    build: every notebook, the landing page and the README's runbook table must be what they build."""
     for step_id, step in STEPS.items():
         assert (NOTEBOOKS / step.notebook).read_text(encoding="utf-8") == nbformat.writes(build(step_id)) + "\n", (
             f"{step.notebook} differs from its template: run python -m helpers.tools.build")
     assert (NOTEBOOKS / "README.md").read_text(encoding="utf-8") == landing_page()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{TABLE_START}\n{runbook_table()}\n{TABLE_END}\n" in readme, "run python -m helpers.tools.build"
+    assert differing() == [], "run python -m helpers.tools.build"
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(s.notebook for s in STEPS.values())
+
+
+def test_parameters_cells_come_from_the_schema():
+    """Each line is `name: type = default  # comment`, all four from the one schema."""
+    defaults = RunbookParams()
+    for step in STEPS.values():
+        cell = build(step.id).cells[1].source.splitlines()[1:]
+        for line, name in zip(cell, step.parameters, strict=True):
+            declared, comment = line.split("  # ")
+            assert re.sub(r"\s+$", "", declared) == (f"{name}: {RunbookParams.__dataclass_fields__[name].type} = "
+                                                      f"{literal(getattr(defaults, name))}")
+            assert comment == PARAMETERS[name].comment
 
 
 def test_papermill_reads_every_parameter_of_every_notebook():

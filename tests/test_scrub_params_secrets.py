@@ -10,7 +10,8 @@ import pytest
 from helpers.errors import ParameterError
 from helpers.safety.scrub import REDACTED, Scanner, Scrubber, scrub_and_scan
 from helpers.safety.secrets import Secret, SecretStore, read_handoff, write_private_json
-from helpers.steps.params import RunbookParams, load, validate
+from helpers.steps.params import PARAMETER_NAMES, PARAMETERS, RunbookParams, from_namespace, load, validate
+from helpers.steps.schema import KINDS, SECONDS, TEXT, param, schema
 
 SECRET = "s3cr3t-Value/with+chars=="
 
@@ -220,3 +221,56 @@ def test_a_parameter_file_nested_too_deeply_is_bad_input(tmp_path):
     with pytest.raises(ParameterError) as info:
         load(path)
     assert "nests too deeply" in str(info.value)
+
+
+# ---------------------------------------------------------------- the schema: no secret can be a parameter
+def schema_class(annotations: dict, **defaults):
+    """A parameter class made on the fly (as a module would write it) and handed to @schema."""
+    namespace = {"__annotations__": annotations}
+    namespace.update({name: defaults.get(name, param("", TEXT, "a comment")) for name in annotations})
+    return schema(type("Params", (), namespace))
+
+
+@pytest.mark.parametrize("annotation", [Secret, "Secret", "helpers.safety.secrets.Secret", "Secret | None"])
+def test_the_schema_refuses_a_field_typed_as_a_secret(annotation):
+    with pytest.raises(TypeError, match="Params.handover: a Secret can never be a parameter"):
+        schema_class({"handover": annotation})
+
+
+@pytest.mark.parametrize("name", ["api_secret", "admin_password", "bearer_token", "api_key", "credentials", "passwd"])
+def test_the_schema_refuses_a_field_named_like_a_secret(name):
+    with pytest.raises(TypeError, match=f"Params.{name}: the name looks like a secret's"):
+        schema_class({name: "str"})
+
+
+def test_the_schema_refuses_a_field_it_cannot_describe():
+    with pytest.raises(TypeError, match="declare it with param"):
+        schema_class({"colour": "str"}, colour="blue")
+    with pytest.raises(TypeError, match="a text is typed str, not bytes"):
+        schema_class({"colour": "bytes"})
+    with pytest.raises(TypeError, match="seconds, and only seconds, have bounds"):
+        schema_class({"wait": "float"}, wait=param(1.0, SECONDS, "seconds"))
+    with pytest.raises(TypeError, match="one line without double quotes"):
+        schema_class({"colour": "str"}, colour=param("", TEXT, 'the "colour"'))
+    assert schema_class({"colour": "str"})().colour == ""
+
+
+def test_every_parameter_is_described_by_the_schema():
+    assert list(PARAMETERS) == list(RunbookParams.__dataclass_fields__) == list(PARAMETER_NAMES)
+    for name, spec in PARAMETERS.items():
+        assert spec.kind in KINDS and spec.comment and len(spec.comment) <= 60, name
+        assert type(getattr(RunbookParams(), name)) is spec.kind.type, name
+    assert [n for n, s in PARAMETERS.items() if not s.in_form] == ["connect_timeout", "read_timeout"]
+
+
+@pytest.mark.parametrize("values", [{"role": Secret("hunter2-123456")}, {"admin_user": Secret("hunter2-123456")},
+                                    {"colour": Secret("hunter2-123456")}])
+def test_a_secret_is_never_a_parameter_value(values):
+    (name,) = values
+    with pytest.raises(ParameterError) as info:
+        validate(values)
+    assert info.value.parameter == name
+    assert info.value.problem.startswith("is a Secret: secrets are never parameters")
+    assert "BP_API_SECRET" in info.value.fix and "hunter2" not in str(info.value)
+    with pytest.raises(ParameterError, match="is a Secret"):  # a notebook's namespace, as its form would give it
+        from_namespace(values, list(values))

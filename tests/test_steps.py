@@ -5,6 +5,7 @@ answers what the documentation leaves open: every verdict must say exactly what 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -456,7 +457,7 @@ def test_unexpected_errors_become_a_safe_failed_record(env, monkeypatch):
         raise RuntimeError("boom with " + "S" * 40)
 
     from helpers import steps
-    monkeypatch.setitem(steps.STEPS, "04_access_token", steps.Step("04_access_token", "t", "n", boom))
+    monkeypatch.setitem(steps.STEPS, "04_access_token", dataclasses.replace(steps.STEPS["04_access_token"], run=boom))
     r = run("04_access_token", env)
     assert r.status == "failed" and r.summary == "unexpected RuntimeError: boom with [redacted]"
 

@@ -19,23 +19,23 @@ from helpers.notebook.report import show
 from helpers.safety.secrets import MIN_SECRET_LENGTH, SecretStore
 from helpers.steps import run_step
 from helpers.steps.context import SECRET_ACCEPTED
-from helpers.steps.params import RunbookParams, validate
+from helpers.steps.params import PARAMETERS, RunbookParams, validate
 
-FIELD_TYPES = {f: RunbookParams.__dataclass_fields__[f].type for f in RunbookParams.__dataclass_fields__}
 LABEL_WIDTH = {"description_width": "190px"}
 SECRET_LABELS = {"api": ("API secret", "paste the API user's generated API secret"),
                  "admin": ("admin API secret", "paste the admin user's API secret (Manage users, Manage phones)")}
 
 
+WIDGETS = {"checkbox": widgets.Checkbox, "float": widgets.FloatText, "text": widgets.Text}  # by the kind's widget
+
+
 def _widget_for(name: str, value):
-    kind = FIELD_TYPES[name]
-    label = name.replace("_", " ")
-    layout = widgets.Layout(width="600px")
-    if kind == "bool":
-        return widgets.Checkbox(value=bool(value), description=label, style=LABEL_WIDTH, indent=False)
-    if kind == "float":
-        return widgets.FloatText(value=float(value), description=label, style=LABEL_WIDTH, layout=layout)
-    return widgets.Text(value=str(value), description=label, style=LABEL_WIDTH, layout=layout)
+    """The parameter's widget, from the schema: its kind's widget type, its name as label, its comment as tooltip."""
+    spec = PARAMETERS[name]
+    options = {"description": name.replace("_", " "), "tooltip": spec.comment, "style": LABEL_WIDTH}
+    if spec.kind.widget == "checkbox":
+        return widgets.Checkbox(value=bool(value), indent=False, **options)
+    return WIDGETS[spec.kind.widget](value=spec.kind.type(value), layout=widgets.Layout(width="600px"), **options)
 
 
 class StepForm:

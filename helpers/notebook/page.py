@@ -58,8 +58,7 @@ class StepNotebook:
         except ParameterError as exc:
             print(f"The parameters are not valid yet: {exc}")
             return None
-        fields = [f for f in self.step.parameters if f not in ("connect_timeout", "read_timeout")]
-        form = StepForm(self.step_id, params, fields, namespace=self.namespace,
+        form = StepForm(self.step_id, params, list(self.step.form_fields), namespace=self.namespace,
                         secrets=self.step.form_secrets, on_result=self.replace)
         display(form.widget())
         return form

@@ -1,5 +1,7 @@
 """The runbook's steps: one check-then-act-then-verify function per step, each in its own module,
-each returning a StepResult.
+each returning a StepResult, and each declared there once (`STEP = Step(...)`, helpers.steps.declaration):
+its title, parameters, form secrets, page text, README row and plan line. STEPS is found by scanning
+this package's modules for a STEP, ordered by id; adding a step is adding its module.
 
 Steps 01, 03 and 05 can only be done in the admin UI: they give exact instructions and verify
 through the APIs that exist. In practice mode (emulator only) they act through the emulator's
@@ -9,55 +11,38 @@ verdict; `diagnosis` looks across steps; `instructions` holds what a person does
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from helpers.errors import TOKEN_SHAPED, RunbookError
 from helpers.safety.scrub import Scrubber
-from helpers.steps.access_token import access_token
-from helpers.steps.api_secret import api_secret
-from helpers.steps.chat_service import chat_service
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
-from helpers.steps.define_user import define_user
-from helpers.steps.grant_privilege import grant_privilege
-from helpers.steps.params import PARAMETER_NAMES, RunbookParams
-from helpers.steps.preflight import preflight
+from helpers.steps.declaration import Step
+from helpers.steps.params import RunbookParams
 from helpers.steps.results import FAILED, StepResult
-from helpers.steps.smoke_test import smoke_test
-
-# The parameters each notebook declares (its parameters cell); the runner passes only these.
-COMMON = ("tenant_url", "scope", "practice_mode", "dry_run", "ca_bundle", "connect_timeout", "read_timeout")
 
 
-@dataclass(frozen=True)
-class Step:
-    id: str
-    title: str
-    notebook: str
-    run: Callable[[StepContext], StepResult]
-    parameters: tuple[str, ...] = PARAMETER_NAMES
-    form_secrets: tuple[str, ...] = ()  # the secrets its form can take over ("api", "admin")
+def discover(package: str = __name__, path=None) -> dict[str, Step]:
+    """Every step declared in the modules of `package` (a module-level `STEP`), ordered by id.
+
+    Nothing else lists the steps: a new module with a `STEP` is a new step, everywhere."""
+    path = __path__ if path is None else path
+    found: dict[str, tuple[Step, str]] = {}
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        module = importlib.import_module(f"{package}.{info.name}")
+        step = getattr(module, "STEP", None)
+        if step is None:
+            continue
+        if not isinstance(step, Step):
+            raise TypeError(f"{module.__name__}.STEP is not a Step (helpers.steps.declaration)")
+        if step.id in found and found[step.id][0] is not step:
+            raise ValueError(f"step {step.id!r} is declared twice: in {found[step.id][1]} and {module.__name__}")
+        found.setdefault(step.id, (step, module.__name__))
+    return {step_id: found[step_id][0] for step_id in sorted(found)}
 
 
-STEPS: dict[str, Step] = {s.id: s for s in (
-    Step("00_preflight", "Preflight: parameters, secrets, tenant reachability, plan", "00_preflight.ipynb", preflight,
-         PARAMETER_NAMES, ("api", "admin")),
-    Step("01_grant_privilege", "Grant the 'Use SMS/MMS API' privilege to a role", "01_grant_privilege.ipynb",
-         grant_privilege, COMMON + ("role", "api_user", "admin_user")),
-    Step("02_define_user", "Define the API user with that role", "02_define_user.ipynb", define_user,
-         COMMON + ("role", "api_user", "api_user_first_name", "api_user_last_name", "api_user_team", "admin_user"),
-         ("admin",)),
-    Step("03_api_secret", "Generate and hand over the user's API secret (client_secret)", "03_api_secret.ipynb",
-         api_secret, COMMON + ("api_user", "admin_user"), ("api",)),
-    Step("04_access_token", "Request an access token and prove it carries the privilege", "04_access_token.ipynb",
-         access_token, COMMON + ("role", "api_user", "admin_user")),
-    Step("05_chat_service", "Chat service with the SMS access number as outbound chat account", "05_chat_service.ipynb",
-         chat_service, COMMON + ("admin_user", "access_number", "chat_service"), ("admin",)),
-    Step("06_smoke_test", "Smoke test: send one message and follow it", "06_smoke_test.ipynb", smoke_test,
-         COMMON + ("api_user", "access_number", "test_destination", "smoke_test", "smoke_message", "smoke_timeout",
-                   "poll_interval", "resend_unconfirmed")),
-)}
+STEPS: dict[str, Step] = discover()
 
 
 def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sleep,
@@ -82,4 +67,4 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
     return StepResult.from_dict(Scrubber(ctx.secrets.known_values()).data(result.to_dict()))
 
 
-__all__ = ["STEPS", "Step", "StepContext", "run_step"]
+__all__ = ["STEPS", "Step", "StepContext", "discover", "run_step"]

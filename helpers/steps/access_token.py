@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from helpers.steps.context import StepContext
+from helpers.steps.declaration import COMMON, SMS_POSTMAN, TOKEN, Page, Row, Step
 from helpers.steps.privilege import finish_not_accepted, probe_with_api_token, record_accepted
 from helpers.steps.results import ACTION_REQUIRED, OK, StepResult
 
@@ -55,3 +56,31 @@ def _confirmed(ctx: StepContext) -> str:
     text = (f"this verifies end to end steps {', '.join(confirmed)} of this run" if confirmed
             else "no earlier step of this run is verified by it")
     return text + (f" (not counted: {'; '.join(others)})" if others else "")
+
+
+STEP = Step(
+    id="04_access_token",
+    title="Request an access token and prove it carries the privilege",
+    run=access_token,
+    parameters=COMMON + ("role", "api_user", "admin_user"),
+    page=Page(
+        why="This is what the external application will do: request a token, then use it on the SMS/MMS API.",
+        admin=None,
+        checks="`POST /configapi/v2/oauth/token` with `grant_type=client_credentials`, `client_id` = the user's login "
+               "ID, `client_secret` = the API secret, `scope` = the tenant host; the token's type, lifetime and a "
+               "masked fingerprint are shown, never the token. Then the token is used on the SMS/MMS API (the probe "
+               "of step 01). In a runbook run, the result names the earlier steps this verifies end to end, never one "
+               "that ended `action-required` or `failed`.",
+        good="`ok`: a Bearer token was issued and the SMS/MMS API accepts it.",
+        docs=(TOKEN, SMS_POSTMAN),
+    ),
+    who_acts="automated",
+    row=Row(
+        step="the token the application will use",
+        acts="`POST /configapi/v2/oauth/token`, client credentials",
+        verified="type, lifetime and a masked fingerprint (never the token); the SMS/MMS API accepts it; it names the "
+                 "earlier steps of this run it verifies end to end, never one that ended `action-required` or "
+                 "`failed`",
+    ),
+    plan=lambda p, admin: "automated: requests a token and probes the SMS/MMS API with it",
+)

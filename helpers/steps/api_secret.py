@@ -6,6 +6,7 @@ from __future__ import annotations
 from helpers.steps import instructions
 from helpers.steps.checks import ISSUED, REJECTED, request_token
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
+from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, TOKEN, Page, Row, Step, admin_ui
 from helpers.steps.diagnosis import rejected_api_secret, token_contradiction
 from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
 from helpers.tenant.practice import LABEL
@@ -51,3 +52,31 @@ def api_secret(ctx: StepContext) -> StepResult:
     r.evidence["token request"] = f"a token was issued to '{p.api_user}' with the new secret"
     return r.finish(CHANGED, f"generated the API secret of '{p.api_user}' (practice) and verified it with a token request")
 
+
+STEP = Step(
+    id="03_api_secret",
+    title="Generate and hand over the user's API secret (client_secret)",
+    run=api_secret,
+    parameters=COMMON + ("api_user", "admin_user"),
+    form_secrets=("api",),
+    page=Page(
+        why="The user's API secret is the OAuth `client_secret`: the external application's credential.",
+        admin="Users & Teams > Users > the user > Properties > API secret > **Generate**, then copy the value: it is "
+              "shown once. Paste it into this notebook's form (**API secret** field) or set `BP_API_SECRET`. It is "
+              "never a parameter.",
+        checks="A token request with the secret. The form keeps the secret in a private file (mode 0600, outside "
+               "`outputs/`) so the next notebooks find it, and clears the field at once; a secret the tenant refuses "
+               "is not kept. If it is refused, the notebook looks at why: a user that does not exist, is disabled or "
+               "locked out (step 02), or a secret that is wrong or was replaced.",
+        good="`ok`: a token was issued with the secret.",
+        docs=(ADMIN_CONFIGURATION, TOKEN),
+    ),
+    who_acts="admin UI, then verified",
+    row=Row(
+        step="the user's API secret",
+        acts="**admin UI only** (Generate); handed over through the form's Password field or `BP_API_SECRET`",
+        verified="a token request with it; a refused secret is diagnosed (missing, disabled or locked-out user: step "
+                 "02) and, from the form, not kept",
+    ),
+    plan=lambda p, admin: f"{admin_ui(p)}; verified by a token request",
+)

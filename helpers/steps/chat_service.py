@@ -10,6 +10,16 @@ from helpers.safety.secrets import SECRET_ENV
 from helpers.steps import instructions
 from helpers.steps.checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
 from helpers.steps.context import StepContext
+from helpers.steps.declaration import (
+    ACCESS_NUMBERS,
+    ADMIN_CONFIGURATION,
+    COMMON,
+    CONFIG_POSTMAN,
+    Page,
+    Row,
+    Step,
+    admin_ui,
+)
 from helpers.steps.instructions import CCA
 from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
 from helpers.tenant.practice import LABEL
@@ -78,3 +88,34 @@ def chat_service(ctx: StepContext) -> StepResult:
     r.evidence.update({"textOutService": ", ".join(after.number.text_out_services), "type": after.number.type})
     return r.finish(CHANGED, f"{p.access_number} is now an outbound chat account of '{p.chat_service}' "
                              f"(practice; type {number.type} -> {after.number.type})")
+
+
+STEP = Step(
+    id="05_chat_service",
+    title="Chat service with the SMS access number as outbound chat account",
+    run=chat_service,
+    parameters=COMMON + ("admin_user", "access_number", "chat_service"),
+    form_secrets=("admin",),
+    page=Page(
+        why="A service sending SMS must list the number under *Outbound chat accounts*, and replies reach the chat "
+            "service tied to the number. The SMS-capable access number and its SMS/MMS account come from your "
+            "service provider.",
+        admin="Services & Campaigns > the chat service (parameter `chat_service`) > Properties: set **Outbound chat "
+              "accounts** to the access number (parameter `access_number`) and save.",
+        checks="`GET /configapi/v2/phone/ext` with admin credentials (*Manage phones*): the number must be "
+               "SMS-capable and its `textOutService` must name the chat service. Its `type` is recorded but not "
+               "relied on (Bright Pattern's documents show both `text-out` and `unassigned`).",
+        good="`ok`: the number is an outbound chat account of the service.",
+        docs=(ADMIN_CONFIGURATION, ACCESS_NUMBERS, CONFIG_POSTMAN),
+    ),
+    who_acts="admin UI, then verified",
+    row=Row(
+        step="number as *Outbound chat account*",
+        acts="**admin UI only**: instructions with service and number filled in",
+        verified="`GET /configapi/v2/phone/ext` (admin, *Manage phones*): the number is not voice-only (an "
+                 "undocumented `media` value is noted) and its `textOutService` names the service; its `type` is "
+                 "recorded, not relied on",
+    ),
+    plan=lambda p, admin: (f"{admin_ui(p)}; verified through /phone/ext" if admin
+                           else "guided: no usable admin credentials, so it cannot be verified"),
+)

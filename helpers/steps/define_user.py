@@ -20,6 +20,7 @@ from helpers.steps.checks import (
     look_up_user,
 )
 from helpers.steps.context import StepContext
+from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, CONFIG_POSTMAN, Page, Row, Step
 from helpers.steps.instructions import CCA, PRIVILEGE
 from helpers.steps.privilege import probe_with_api_token
 from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
@@ -192,3 +193,41 @@ def _guided(ctx: StepContext, r: StepResult, why: str) -> StepResult:
     r.actions = instructions.define_user(p, exists=False)
     return r.finish(ACTION_REQUIRED, f"make sure user '{p.api_user}' exists with the role '{p.role}' (admin UI, or "
                                      "admin credentials so the runbook can create it)")
+
+
+def _plan(p, admin: bool) -> str:
+    if not admin:
+        return "guided: no usable admin credentials; verified with the API user's token when possible"
+    return "dry run: observe only" if p.dry_run else "automated: creates the user if missing"
+
+
+STEP = Step(
+    id="02_define_user",
+    title="Define the API user with that role",
+    run=define_user,
+    parameters=COMMON + ("role", "api_user", "api_user_first_name", "api_user_last_name", "api_user_team",
+                         "admin_user"),
+    form_secrets=("admin",),
+    page=Page(
+        why="The API secret and the token belong to a user, and that user needs the role from step 01.",
+        admin="Users & Teams > Users > the user (parameter `api_user`): give it the role (parameter `role`) and save. "
+              "With admin credentials the runbook creates a missing user itself; only the roles of an existing user "
+              "need the admin UI (the Configuration API cannot change them).",
+        checks="With admin credentials (*Manage users*), Get User and its lock state: the user exists, holds the role, "
+               "is neither disabled nor locked out. A missing user is created with the role "
+               "(`POST /configapi/v2/user`) unless `dry_run`. Without admin credentials, the API user's own token "
+               "shows what it can.",
+        good="`ok` (the user was already right) or `changed` (the runbook created it and read it back).",
+        docs=(ADMIN_CONFIGURATION, CONFIG_POSTMAN),
+    ),
+    who_acts="automated with admin credentials; roles of an existing user in the admin UI",
+    row=Row(
+        step="the API user with the role",
+        acts="with admin credentials (*Manage users*): looks the user up, creates it with the role if missing "
+             "(`POST /configapi/v2/user`), unless `dry_run`; a create whose answer is lost is never sent again (Get "
+             "User says whether it took effect). The roles of an existing user need the admin UI",
+        verified="Get User (the same login ID, roles, disabled) and its lock state; without admin credentials, the "
+                 "user's own token",
+    ),
+    plan=_plan,
+)

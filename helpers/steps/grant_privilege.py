@@ -6,6 +6,7 @@ from __future__ import annotations
 from helpers.steps import instructions
 from helpers.steps.checks import FOUND, ISSUED, NO_PRIVILEGE
 from helpers.steps.context import StepContext
+from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, PRIVILEGES, SMS_POSTMAN, Page, Row, Step, admin_ui
 from helpers.steps.diagnosis import api_user_lookup
 from helpers.steps.instructions import CCA, PRIVILEGE
 from helpers.steps.privilege import finish_not_accepted, probe_with_api_token, record_accepted
@@ -82,3 +83,33 @@ def _role_granted_token_refused(ctx: StepContext, r: StepResult, tp) -> StepResu
     r.actions = [f"In {CCA}, open Users & Teams > Users and check that '{p.api_user}' has the role '{p.role}' "
                  "(step 02 checks it with admin credentials).", "Re-run this notebook to verify."]
     return r.finish(ACTION_REQUIRED, f"{head} ({tp.probe.answer}); check the roles of '{p.api_user}' (step 02)")
+
+
+STEP = Step(
+    id="01_grant_privilege",
+    title="Grant the 'Use SMS/MMS API' privilege to a role",
+    run=grant_privilege,
+    parameters=COMMON + ("role", "api_user", "admin_user"),
+    page=Page(
+        why="The SMS/MMS API accepts a token only if its user holds a role with the privilege *Use SMS/MMS API* "
+            "(group *Service and Campaign Administration*).",
+        admin="Users & Teams > Roles > the role (parameter `role`) > Properties: in the group *Service and Campaign "
+              "Administration*, enable **Use SMS/MMS API** and save.",
+        checks="No API reads or writes privileges, so the notebook checks what can be observed: with the API user's "
+               "token, Get Message of an id that cannot exist (nothing is sent). 403 means none of the user's roles "
+               "holds the privilege; 401 means the SMS/MMS API rejects the token; another 4xx, or a readable 2xx, "
+               "means the API accepted the token, so *one of the user's roles* holds the privilege (which one cannot "
+               "be observed). A server error or a timeout proves nothing and is reported as such. Until step 03 has "
+               "handed over the API secret, nothing can be checked.",
+        good="`ok`: the SMS/MMS API accepts the API user's token. `action-required` lists what to do.",
+        docs=(ADMIN_CONFIGURATION, PRIVILEGES, SMS_POSTMAN),
+    ),
+    who_acts="admin UI, then verified",
+    row=Row(
+        step="*Use SMS/MMS API* on the role",
+        acts="**admin UI only**: instructions with the role filled in",
+        verified="the SMS/MMS API with the API user's token (Get Message of a made-up id; nothing is sent): see "
+                 "[What each answer means](#what-each-answer-means)",
+    ),
+    plan=lambda p, admin: f"{admin_ui(p)}; verified with the API user's token",
+)

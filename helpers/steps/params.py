@@ -1,62 +1,82 @@
-"""Runbook parameters: defaults, loading from YAML, and validation with errors that say what to fix.
+"""Runbook parameters: the one typed schema (RunbookParams), loading from YAML, and validation with
+errors that say what to fix.
 
-No secret is ever a parameter: a key that looks like one is refused.
+Each field says once what it is (helpers.steps.schema): its type, default, one-line comment, kind of
+value and bounds. Validation here, the notebooks' parameters cells and the forms' widgets all read
+that. No secret is ever a parameter: a field typed as one, or named like one, is refused when the
+class is defined; a key that looks like one, or a Secret given as a value, is refused by `validate`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
 import re
-from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from helpers.errors import TOKEN_SHAPED, ParameterError
-from helpers.safety.secrets import MIN_SECRET_LENGTH
-from helpers.tenant.transport import check_base_url, is_host_name, is_loopback, normalise_host
+from helpers.safety.secrets import MIN_SECRET_LENGTH, Secret
+from helpers.steps.schema import (
+    DEFAULT_EMULATOR_URL,
+    EMULATOR,
+    EMULATOR_URL_ENV,
+    FILE,
+    FLAG,
+    HOST,
+    KINDS,
+    LOGIN,
+    PHONE,
+    SECONDS,
+    SECRET_KEY,
+    TEXT,
+    URL,
+    Kind,
+    check_kind,
+    check_required,
+    coerce,
+    emulator_url,
+    param,
+    parameters_of,
+    schema,
+)
+from helpers.tenant.transport import is_loopback, normalise_host
 
-EMULATOR = "emulator"
-DEFAULT_EMULATOR_URL = "http://127.0.0.1:8765"
-EMULATOR_URL_ENV = "BP_EMULATOR_URL"
 EXAMPLE_DESTINATION = "+15551234567"
-SECRET_KEY = re.compile(r"secret|password|passwd|token|credential|api[_-]?key", re.I)
-LOGIN_ID = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
 
 
-@dataclass(frozen=True)
+# The comments are what `papermill --help-notebook` shows: short, so no line runs off the page.
+@schema
 class RunbookParams:
-    """Every runbook parameter with its default. Each notebook declares the ones it uses."""
+    """Every runbook parameter with its default. Each notebook declares the ones its step uses."""
 
-    tenant_url: str = EMULATOR          # "emulator" = the local emulator ($BP_EMULATOR_URL or :8765)
-    scope: str = ""                     # the tenant host name for the token request; "" = derive it
-    role: str = "SMS API"               # the role that gets the "Use SMS/MMS API" privilege
-    api_user: str = "api.sms"           # login ID of the API user (the OAuth client_id)
-    api_user_first_name: str = "SMS"
-    api_user_last_name: str = "API"
-    api_user_team: str = "Admins"       # team for a user the runbook creates
-    admin_user: str = "admin"           # login ID holding Manage users + Manage phones; "" = none
-    access_number: str = "+16502505674"  # the tenant's SMS access number, E.164
-    chat_service: str = "SMS Chat"      # the chat service that must use the number as outbound account
-    smoke_test: bool = False            # step 06 sends a real text only when this is true
-    test_destination: str = EXAMPLE_DESTINATION  # E.164 handset that receives the smoke test
-    smoke_message: str = "Bright Pattern SMS/MMS API onboarding test"
-    smoke_timeout: float = 60.0         # seconds to wait for delivered/failed
-    poll_interval: float = 2.0          # seconds between Get Message polls
-    resend_unconfirmed: bool = False    # send although an earlier text may have gone out (its fate unknown)
-    practice_mode: bool = False         # emulator only: perform admin-UI steps through its console
-    dry_run: bool = False               # observe and report, change nothing
-    ca_bundle: str = ""                 # PEM bundle for a tenant behind a private CA
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    tenant_url: str = param(EMULATOR, URL, "emulator (the local one), or https://<tenant host>")
+    scope: str = param("", HOST, "tenant host for the token request; empty: from tenant_url")
+    role: str = param("SMS API", TEXT, "role that must hold 'Use SMS/MMS API'", required=True)
+    api_user: str = param("api.sms", LOGIN, "login ID of the API user (the OAuth client_id)", required=True)
+    api_user_first_name: str = param("SMS", TEXT, "if the runbook creates the user", required=True)
+    api_user_last_name: str = param("API", TEXT, "if the runbook creates the user", required=True)
+    api_user_team: str = param("Admins", TEXT, "team, if the runbook creates the user", required=True)
+    admin_user: str = param("admin", LOGIN, "holds Manage users + Manage phones; empty: none")
+    access_number: str = param("+16502505674", PHONE, "the tenant's SMS access number, E.164")
+    chat_service: str = param("SMS Chat", TEXT, "its Outbound chat accounts must hold the number", required=True)
+    smoke_test: bool = param(False, FLAG, "True sends ONE real text message")
+    test_destination: str = param(EXAMPLE_DESTINATION, PHONE, "E.164 handset that receives it")
+    smoke_message: str = param("Bright Pattern SMS/MMS API onboarding test", TEXT, "text of the test message")
+    # Seconds have bounds (more than, at most): a timeout of days is a typo, and NaN or infinity would never end.
+    smoke_timeout: float = param(60.0, SECONDS, "seconds to wait for delivered / failed", bounds=(0, 3600))
+    poll_interval: float = param(2.0, SECONDS, "seconds between Get Message calls", bounds=(0, 600))
+    resend_unconfirmed: bool = param(False, FLAG, "True: send although an earlier text may have gone")
+    practice_mode: bool = param(False, FLAG, "emulator only: act through its console")
+    dry_run: bool = param(False, FLAG, "observe and report; change nothing")
+    ca_bundle: str = param("", FILE, "PEM bundle of a private CA; empty: system trust")
+    # The forms leave the network timeouts out: a person at a page has no reason to change them.
+    connect_timeout: float = param(5.0, SECONDS, "seconds to connect", bounds=(0, 300), in_form=False)
+    read_timeout: float = param(30.0, SECONDS, "seconds to wait for an answer", bounds=(0, 3600), in_form=False)
 
     # ------------------------------------------------------------------ derived values
     @property
     def base_url(self) -> str:
-        if self.tenant_url == EMULATOR:
-            return os.environ.get(EMULATOR_URL_ENV) or DEFAULT_EMULATOR_URL
-        return self.tenant_url
+        return emulator_url() if self.tenant_url == EMULATOR else self.tenant_url
 
     @property
     def effective_scope(self) -> str:
@@ -80,12 +100,12 @@ class RunbookParams:
         return validate(self.public() | changes)
 
 
-PARAMETER_NAMES = tuple(f.name for f in fields(RunbookParams))
-_TYPES = {f.name: f.type for f in fields(RunbookParams)}
-# Seconds: (more than, at most). A timeout of days is a typo, and NaN or infinity would never end.
-BOUNDS = {"connect_timeout": (0, 300), "read_timeout": (0, 3600), "smoke_timeout": (0, 3600), "poll_interval": (0, 600)}
-LOGIN_FIELDS = ("api_user", "admin_user")
+PARAMETERS = parameters_of(RunbookParams)  # name -> Param (kind, comment, bounds, required, in_form)
+PARAMETER_NAMES = tuple(PARAMETERS)
 SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,40}$")
+NO_SECRETS = ("secrets are never parameters (papermill writes parameters into every output notebook in plain text)",
+              "remove it from the parameters and provide it through BP_API_SECRET / BP_ADMIN_SECRET or the keyring "
+              "(see README, Secrets)")
 
 # Error messages never repeat a parameter's value: a value may be a secret pasted by mistake.
 
@@ -97,54 +117,41 @@ def describe_key(key) -> str:
     return f"<a key of {len(key)} characters>" if isinstance(key, str) else f"<a {type(key).__name__} key>"
 
 
-def _coerce(name: str, value, kind: str):
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.strip().lower() in ("true", "yes", "1")
-        raise ParameterError(name, "is not true or false", f"set {name}: true or {name}: false")
-    if kind == "float":
-        low, high = BOUNDS.get(name, (0, float("inf")))
-        fix = f"give {name} in seconds, more than {low:g} and at most {high:g}, e.g. 30"
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ParameterError(name, "is not a number", fix)
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ParameterError(name, "is not a number", fix) from None
-        if not math.isfinite(number):
-            raise ParameterError(name, "is not a finite number", fix)
-        if not low < number <= high:
-            raise ParameterError(name, f"is out of range (more than {low:g} and at most {high:g} seconds)", fix)
-        return number
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        # YAML turns 16502505674 into an int and drops the '+': refuse rather than guess.
-        example = '"+16502505674"' if "number" in name or "destination" in name else '"text"'
-        raise ParameterError(name, "was read as a number, not text", f"quote it in the YAML file, e.g. {name}: {example}")
-    if not isinstance(value, str):
-        raise ParameterError(name, f"is not text (it is a {type(value).__name__})", f"give {name} as a string")
-    return value.strip()
+def _distinct_users(params: RunbookParams) -> RunbookParams:
+    if params.admin_user and params.admin_user == params.api_user:
+        raise ParameterError("admin_user", "is the same user as api_user",
+                             "use a separate administrator (Manage users, Manage phones), or '' for none")
+    return params
 
 
-def e164(name: str, value: str) -> str:
-    """Validate and normalise a phone number to E.164 with the phonenumbers library."""
-    import phonenumbers  # imported here: only validation needs it
+def _poll_within_timeout(params: RunbookParams) -> RunbookParams:
+    if params.poll_interval > params.smoke_timeout:
+        raise ParameterError("poll_interval", "is longer than smoke_timeout", "poll more often than the timeout")
+    return params
 
-    fix = f"give {name} in E.164 form with country code, e.g. +16502505674"
-    if any(ch.isalpha() for ch in value):
-        raise ParameterError(name, "contains letters (vanity numbers are not accepted)", fix)
-    if not value.startswith("+"):
-        raise ParameterError(name, "has no leading '+' and country code", fix)
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ParameterError(name, "is not a phone number", fix) from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise ParameterError(name, "is not a possible phone number", fix)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+def _no_example_destination(params: RunbookParams) -> RunbookParams:
+    # Only the named emulator may text the example number: a loopback address may be a tunnel to a tenant.
+    if params.smoke_test and params.tenant_url != EMULATOR and params.test_destination == EXAMPLE_DESTINATION:
+        raise ParameterError("test_destination", "is still the example number while smoke_test is on for a real tenant",
+                             "set test_destination to a handset you own, or set smoke_test: false")
+    return params
+
+
+def _practice_on_loopback(params: RunbookParams) -> RunbookParams:
+    if params.practice_mode and not params.targets_loopback:
+        raise ParameterError("practice_mode", "is only allowed against the local emulator",
+                             "set practice_mode: false for a real tenant; the admin-UI steps stay guided")
+    return params
+
+
+# After each value has its type, in this order (the first problem found is the one reported): each
+# kind's own check over every parameter of that kind, "required" (not empty), and the rules that
+# relate two parameters.
+STAGES = (HOST, URL, "required", LOGIN, _distinct_users, _poll_within_timeout, PHONE, _no_example_destination, FILE,
+          _practice_on_loopback)
+if not {k for k in KINDS if k.check} <= set(STAGES):
+    raise TypeError("a kind with a check is missing from STAGES")
 
 
 def validate(values: dict) -> RunbookParams:
@@ -152,59 +159,32 @@ def validate(values: dict) -> RunbookParams:
     if not isinstance(values, dict):
         raise ParameterError("<parameters>", "the parameters are not a mapping of name to value",
                              "write one 'name: value' per line in the YAML file")
-    for key in values:
+    for key, value in values.items():
         if not isinstance(key, str):
             raise ParameterError(describe_key(key), "is not a parameter name",
                                  "write one 'name: value' per line, names as text")
         if SECRET_KEY.search(key):
-            raise ParameterError(describe_key(key), "secrets are never parameters (papermill writes parameters into "
-                                 "every output notebook in plain text)",
-                                 "remove it from the parameters and provide it through BP_API_SECRET / BP_ADMIN_SECRET "
-                                 "or the keyring (see README, Secrets)")
+            raise ParameterError(describe_key(key), *NO_SECRETS)
+        if isinstance(value, Secret):
+            raise ParameterError(describe_key(key), f"is a Secret: {NO_SECRETS[0]}", NO_SECRETS[1])
     unknown = sorted(set(values) - set(PARAMETER_NAMES))
     if unknown:
         raise ParameterError(describe_key(unknown[0]), "is not a runbook parameter",
                              f"remove it or check the spelling; known parameters: {', '.join(PARAMETER_NAMES)}")
-    clean = {name: _coerce(name, value, _TYPES[name]) for name, value in values.items()}
+    clean = {name: coerce(name, value, PARAMETERS[name]) for name, value in values.items()}
     for name, value in clean.items():
-        # Login IDs may be long and plain; they are checked against the known secrets instead.
-        if isinstance(value, str) and name not in LOGIN_FIELDS and TOKEN_SHAPED.search(value):
+        if isinstance(value, str) and not PARAMETERS[name].kind.may_look_like_token and TOKEN_SHAPED.search(value):
             raise ParameterError(name, "holds a value shaped like an API secret or token",
                                  "remove it: secrets come from BP_API_SECRET / BP_ADMIN_SECRET or the keyring, never parameters")
-    if clean.get("scope"):
-        if not is_host_name(clean["scope"]) or not normalise_host(clean["scope"]):
-            raise ParameterError("scope", "is not a host name", "give the tenant host, e.g. example.brightpattern.com")
-        clean["scope"] = normalise_host(clean["scope"])
     params = RunbookParams(**clean)
-
-    if params.tenant_url != EMULATOR:
-        check_base_url(params.tenant_url, "tenant_url")
-    else:
-        check_base_url(params.base_url, EMULATOR_URL_ENV)
-    for name in ("role", "api_user", "api_user_first_name", "api_user_last_name", "api_user_team", "chat_service"):
-        if not getattr(params, name):
-            raise ParameterError(name, "is empty", f"give the {name.replace('_', ' ')}")
-    for name in LOGIN_FIELDS:
-        value = getattr(params, name)
-        if value and not LOGIN_ID.match(value):
-            raise ParameterError(name, "is not a valid login ID", "use at most 128 letters, digits and . _ @ + -")
-    if params.admin_user and params.admin_user == params.api_user:
-        raise ParameterError("admin_user", "is the same user as api_user",
-                             "use a separate administrator (Manage users, Manage phones), or '' for none")
-    if params.poll_interval > params.smoke_timeout:
-        raise ParameterError("poll_interval", "is longer than smoke_timeout", "poll more often than the timeout")
-    changes = {"access_number": e164("access_number", params.access_number),
-               "test_destination": e164("test_destination", params.test_destination)}
-    # Only the named emulator may text the example number: a loopback address may be a tunnel to a tenant.
-    if params.smoke_test and params.tenant_url != EMULATOR and changes["test_destination"] == EXAMPLE_DESTINATION:
-        raise ParameterError("test_destination", "is still the example number while smoke_test is on for a real tenant",
-                             "set test_destination to a handset you own, or set smoke_test: false")
-    if params.ca_bundle and not Path(params.ca_bundle).is_file():
-        raise ParameterError("ca_bundle", "is not a file", "give the path of a PEM CA bundle, or ''")
-    if params.practice_mode and not params.targets_loopback:
-        raise ParameterError("practice_mode", "is only allowed against the local emulator",
-                             "set practice_mode: false for a real tenant; the admin-UI steps stay guided")
-    return dataclasses.replace(params, **changes)
+    for stage in STAGES:
+        if stage == "required":
+            params = check_required(params, PARAMETERS)
+        elif isinstance(stage, Kind):
+            params = check_kind(params, stage, PARAMETERS)
+        else:
+            params = stage(params)
+    return params
 
 
 class _UniqueKeyLoader:
@@ -269,3 +249,7 @@ def refuse_secret_values(params: RunbookParams, secrets: list[str]) -> None:
 def from_namespace(namespace: dict, names=PARAMETER_NAMES) -> RunbookParams:
     """The parameters a notebook's parameters cell defined: its variables with these names."""
     return validate({name: namespace[name] for name in names if name in namespace})
+
+
+__all__ = ["DEFAULT_EMULATOR_URL", "EMULATOR", "EMULATOR_URL_ENV", "EXAMPLE_DESTINATION", "PARAMETERS", "PARAMETER_NAMES",
+           "RunbookParams", "from_namespace", "load", "refuse_secret_values", "validate"]

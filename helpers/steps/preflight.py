@@ -6,6 +6,8 @@ from helpers.errors import ApiError
 from helpers.steps import instructions
 from helpers.steps.checks import ISSUED, REJECTED
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
+from helpers.steps.declaration import ADMIN_CONFIGURATION, TOKEN, Page, Row, Step
+from helpers.steps.params import PARAMETER_NAMES, RunbookParams
 from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, StepResult
 from helpers.tenant.practice import LABEL, emulator_tenants
 from helpers.tenant.transport import Transport
@@ -14,6 +16,13 @@ from helpers.tenant.transport import Transport
 def target_kind(base_url: str) -> str:
     """'emulator' only when the address answers as the local emulator; 'tenant' otherwise."""
     return "emulator" if emulator_tenants(base_url) is not None else "tenant"
+
+
+def plan_lines(p: RunbookParams, admin: bool) -> dict[str, str]:
+    """What each later step will do, in its own words (its declaration's plan line)."""
+    from helpers.steps import STEPS  # the registry: it imports this module while it is being built
+
+    return {step.id: step.plan(p, admin) for step in STEPS.values() if step.plan is not None}
 
 
 def preflight(ctx: StepContext) -> StepResult:
@@ -70,18 +79,7 @@ def preflight(ctx: StepContext) -> StepResult:
             return instructions.finish_unverified(r, f"the token request with the {label} answered {check.said}")
 
     admin = bool(p.admin_user) and (verdicts.get("admin") == ISSUED or p.practice_mode)
-    how = "practice: through the emulator console" if p.practice_mode else "guided: admin UI only"
-    plan = {
-        "01_grant_privilege": f"{how}; verified with the API user's token",
-        "02_define_user": ("dry run: observe only" if p.dry_run else "automated: creates the user if missing")
-        if admin else "guided: no usable admin credentials; verified with the API user's token when possible",
-        "03_api_secret": f"{how}; verified by a token request",
-        "04_access_token": "automated: requests a token and probes the SMS/MMS API with it",
-        "05_chat_service": f"{how}; verified through /phone/ext" if admin
-        else "guided: no usable admin credentials, so it cannot be verified",
-        "06_smoke_test": ("skipped: dry run" if p.dry_run else f"automated: sends one text to {p.test_destination}")
-        if p.smoke_test else "skipped: smoke_test is false (it sends a real text)",
-    }
+    plan = plan_lines(p, admin)
     r.evidence["plan"] = plan
     kinds = [mode.split(":")[0] for mode in plan.values()]
     counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
@@ -96,3 +94,29 @@ def preflight(ctx: StepContext) -> StepResult:
                      "If a user does not exist, is disabled or locked out, a new secret will not help: see step 02."]
         return r.finish(ACTION_REQUIRED, f"{head}; but {names} {'is' if len(refused) == 1 else 'are'} refused")
     return r.finish(OK, head)
+
+
+STEP = Step(
+    id="00_preflight",
+    title="Preflight: parameters, secrets, tenant reachability, plan",
+    run=preflight,
+    parameters=PARAMETER_NAMES,
+    form_secrets=("api", "admin"),
+    page=Page(
+        why="Before anything changes, make sure the runbook can reach the tenant with what you gave it.",
+        admin=None,
+        checks="The parameters (https unless the target is a local emulator, phone numbers in E.164 form, names), "
+               "which secrets are available and from where (never their values), whether the tenant answers (its "
+               "token endpoint refuses a request without credentials), whether each available secret gets a token, "
+               "and the plan: which steps act, which are guided, what is verified.",
+        good="`ok`: the tenant answers, and the plan says what will happen next.",
+        docs=(ADMIN_CONFIGURATION, TOKEN),
+    ),
+    who_acts="automated",
+    row=Row(
+        step="parameters, secrets, reachability, plan",
+        acts="validates parameters; lists which secrets are available and from which source, never their values",
+        verified="the address answers as a tenant (its token endpoint refuses a request without credentials); each "
+                 "available secret gets a token",
+    ),
+)

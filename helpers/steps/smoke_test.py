@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from helpers.errors import ApiError
 from helpers.steps import instructions, sends
 from helpers.steps.context import StepContext
+from helpers.steps.declaration import COMMON, SMS_POSTMAN, Page, Row, Step
 from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, SKIPPED, StepResult
 from helpers.tenant.api.sms import StatusChange
 
@@ -131,3 +132,36 @@ def _send_failed(ctx: StepContext, r: StepResult, ledger, entry: dict, exc: ApiE
                  "The next run will not send another text until you re-run with --resend-unconfirmed."]
     return r.finish(FAILED, f"the test message may have been sent: Send Message answered {exc.answer} ({exc.detail}); "
                             "it was not sent again")
+
+
+def _plan(p, admin: bool) -> str:
+    if not p.smoke_test:
+        return "skipped: smoke_test is false (it sends a real text)"
+    return "skipped: dry run" if p.dry_run else f"automated: sends one text to {p.test_destination}"
+
+
+STEP = Step(
+    id="06_smoke_test",
+    title="Smoke test: send one message and follow it",
+    run=smoke_test,
+    parameters=COMMON + ("api_user", "access_number", "test_destination", "smoke_test", "smoke_message",
+                         "smoke_timeout", "poll_interval", "resend_unconfirmed"),
+    page=Page(
+        why="One real text proves the whole chain, from token to handset.",
+        admin=None,
+        checks="Off unless `smoke_test = True`, because it sends a real text: one message from the access number to "
+               "`test_destination`, then Get Message until *delivered*, *failed* or the timeout; the status timeline "
+               "is shown. Send Message is never repeated: if its answer is lost, the text may have gone out, so the "
+               "next run sends nothing until that text is resolved (or you set `resend_unconfirmed = True`).",
+        good="`ok`: delivered. `sent` is handed to the carrier, not delivered, and is never counted as such.",
+        docs=(SMS_POSTMAN,),
+    ),
+    who_acts="automated",
+    row=Row(
+        step="one real message",
+        acts="**off unless `smoke_test: true`**: sends one text, polls Get Message",
+        verified="the timeline ends `delivered` (`sent` is never counted as delivered); a text that may have gone out "
+                 "is recorded and never sent again by accident",
+    ),
+    plan=_plan,
+)

@@ -1,168 +1,63 @@
-"""Writes notebooks/NN_*.ipynb and the landing page notebooks/README.md from one template, so the
-seven runbook pages stay alike.
+"""Builds from the step declarations (`STEP = Step(...)` in each helpers/steps/<step>.py) and the
+parameter schema (helpers/steps/params.py): the notebooks notebooks/NN_*.ipynb, the landing page
+notebooks/README.md, and the README's runbook table (only the lines between its two markers), so
+that a step is described in one place and the seven runbook pages stay alike.
 
-Run it after changing a page's text or a step's parameters, then `python -m helpers.tools.refresh`
+    python -m helpers.tools.build           # writes every file that differs
+    python -m helpers.tools.build --check   # writes nothing; exits 1 naming every file that differs
+
+After changing a page's text or a step's parameters, run it, then `python -m helpers.tools.refresh`
 to re-record the verdict lines nbval checks (tests/notebook_references.json). The committed notebooks
 carry no outputs: a freshly opened page shows nothing stale.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers.steps import STEPS
-from helpers.steps.params import RunbookParams
+from helpers.steps.declaration import Step
+from helpers.steps.params import PARAMETERS, RunbookParams
+from helpers.tools.nbval import CHECKED
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = "nbval-check-output"  # nbval compares this cell's output (the verdict line) with the reference
-
-# Inline comments are what `papermill --help-notebook` shows: short, so no line runs off the page, and
-# without quotes (papermill's parser stops at a quote in a comment and drops the parameter).
-COMMENTS = {
-    "tenant_url": "emulator (the local one), or https://<tenant host>",
-    "scope": "tenant host for the token request; empty: from tenant_url",
-    "role": "role that must hold 'Use SMS/MMS API'",
-    "api_user": "login ID of the API user (the OAuth client_id)",
-    "api_user_first_name": "if the runbook creates the user",
-    "api_user_last_name": "if the runbook creates the user",
-    "api_user_team": "team, if the runbook creates the user",
-    "admin_user": "holds Manage users + Manage phones; empty: none",
-    "access_number": "the tenant's SMS access number, E.164",
-    "chat_service": "its Outbound chat accounts must hold the number",
-    "smoke_test": "True sends ONE real text message",
-    "test_destination": "E.164 handset that receives it",
-    "smoke_message": "text of the test message",
-    "smoke_timeout": "seconds to wait for delivered / failed",
-    "poll_interval": "seconds between Get Message calls",
-    "resend_unconfirmed": "True: send although an earlier text may have gone",
-    "practice_mode": "emulator only: act through its console",
-    "dry_run": "observe and report; change nothing",
-    "ca_bundle": "PEM bundle of a private CA; empty: system trust",
-    "connect_timeout": "seconds to connect",
-    "read_timeout": "seconds to wait for an answer",
-}
-
-HELP = "https://help.brightpattern.com"
-ADMIN_CONFIGURATION = (f"[SMS/MMS API Specification: Admin Configuration]({HELP}/5.2:Sms-mms-api-specification/"
-                       "AdminConfiguration) (Bright Pattern documentation 5.2; an older revision in 5.19)")
-SMS_POSTMAN = ("[BPCC SMS/MMS API](https://documenter.getpostman.com/view/6711197/S1ETRbny) (Bright Pattern's "
-               "Postman documentation)")
-CONFIG_POSTMAN = ("[BPCC Configuration API](https://documenter.getpostman.com/view/6711197/S1EUtanN) (Bright "
-                  "Pattern's Postman documentation)")
-TOKEN = (f"[User Management API Specification: Request Access Token]({HELP}/5.2:User-management-api-specification/"
-         "RequestAccessToken) (5.2)")
-PRIVILEGES = (f"[Contact Center Administrator Guide: Privileges]({HELP}/5.19:Contact-center-administrator-guide/"
-              "UsersandTeams/Privileges) (5.19)")
-ACCESS_NUMBERS = (f"[Contact Center Administrator Guide: Access Numbers]({HELP}/5.8:Contact-center-administrator-guide/"
-                  "Directory/AccessNumbers) (5.8)")
+TABLE_START = "<!-- runbook-table:start (built from the step declarations: python -m helpers.tools.build) -->"
+TABLE_END = "<!-- runbook-table:end -->"
+TABLE_HEAD = ("| Notebook | Step | How it acts | How it is verified |", "|---|---|---|---|")
 
 PRACTICE_UI = ("the practice admin UI (the emulator's `/_emulator/` page; `make lab` prints its address, by "
                "default `http://127.0.0.1:8765/_emulator/`)")
 
-# Each page: why the step exists, what a person does in the admin UI, what the notebook checks, and
-# what a good result looks like. Plain words; the menu paths are the ones the instructions print.
-PAGES = {
-    "00_preflight": {
-        "why": "Before anything changes, make sure the runbook can reach the tenant with what you gave it.",
-        "admin": None,
-        "checks": "The parameters (https unless the target is a local emulator, phone numbers in E.164 form, "
-                  "names), which secrets are available and from where (never their values), whether the tenant "
-                  "answers (its token endpoint refuses a request without credentials), whether each available "
-                  "secret gets a token, and the plan: which steps act, which are guided, what is verified.",
-        "good": "`ok`: the tenant answers, and the plan says what will happen next.",
-        "docs": [ADMIN_CONFIGURATION, TOKEN],
-    },
-    "01_grant_privilege": {
-        "why": "The SMS/MMS API accepts a token only if its user holds a role with the privilege *Use SMS/MMS "
-               "API* (group *Service and Campaign Administration*).",
-        "admin": "Users & Teams > Roles > the role (parameter `role`) > Properties: in the group *Service and "
-                 "Campaign Administration*, enable **Use SMS/MMS API** and save.",
-        "checks": "No API reads or writes privileges, so the notebook checks what can be observed: with the "
-                  "API user's token, Get Message of an id that cannot exist (nothing is sent). 403 means none "
-                  "of the user's roles holds the privilege; 401 means the SMS/MMS API rejects the token; another "
-                  "4xx, or a readable 2xx, means the API accepted the token, so *one of the user's roles* holds "
-                  "the privilege (which one cannot be observed). A server error or a timeout proves nothing and is "
-                  "reported as such. Until step 03 has handed over the API secret, nothing can be checked.",
-        "good": "`ok`: the SMS/MMS API accepts the API user's token. `action-required` lists what to do.",
-        "docs": [ADMIN_CONFIGURATION, PRIVILEGES, SMS_POSTMAN],
-    },
-    "02_define_user": {
-        "why": "The API secret and the token belong to a user, and that user needs the role from step 01.",
-        "admin": "Users & Teams > Users > the user (parameter `api_user`): give it the role (parameter `role`) "
-                 "and save. With admin credentials the runbook creates a missing user itself; only the roles of "
-                 "an existing user need the admin UI (the Configuration API cannot change them).",
-        "checks": "With admin credentials (*Manage users*), Get User and its lock state: the user exists, holds "
-                  "the role, is neither disabled nor locked out. A missing user is created with the role "
-                  "(`POST /configapi/v2/user`) unless `dry_run`. Without admin credentials, the API user's own "
-                  "token shows what it can.",
-        "good": "`ok` (the user was already right) or `changed` (the runbook created it and read it back).",
-        "docs": [ADMIN_CONFIGURATION, CONFIG_POSTMAN],
-    },
-    "03_api_secret": {
-        "why": "The user's API secret is the OAuth `client_secret`: the external application's credential.",
-        "admin": "Users & Teams > Users > the user > Properties > API secret > **Generate**, then copy the "
-                 "value: it is shown once. Paste it into this notebook's form (**API secret** field) or set "
-                 "`BP_API_SECRET`. It is never a parameter.",
-        "checks": "A token request with the secret. The form keeps the secret in a private file (mode 0600, "
-                  "outside `outputs/`) so the next notebooks find it, and clears the field at once; a secret the "
-                  "tenant refuses is not kept. If it is refused, the notebook looks at why: a user that does not "
-                  "exist, is disabled or locked out (step 02), or a secret that is wrong or was replaced.",
-        "good": "`ok`: a token was issued with the secret.",
-        "docs": [ADMIN_CONFIGURATION, TOKEN],
-    },
-    "04_access_token": {
-        "why": "This is what the external application will do: request a token, then use it on the SMS/MMS API.",
-        "admin": None,
-        "checks": "`POST /configapi/v2/oauth/token` with `grant_type=client_credentials`, `client_id` = the "
-                  "user's login ID, `client_secret` = the API secret, `scope` = the tenant host; the token's "
-                  "type, lifetime and a masked fingerprint are shown, never the token. Then the token is used on "
-                  "the SMS/MMS API (the probe of step 01). In a runbook run, the result names the earlier steps "
-                  "this verifies end to end, never one that ended `action-required` or `failed`.",
-        "good": "`ok`: a Bearer token was issued and the SMS/MMS API accepts it.",
-        "docs": [TOKEN, SMS_POSTMAN],
-    },
-    "05_chat_service": {
-        "why": "A service sending SMS must list the number under *Outbound chat accounts*, and replies reach the "
-               "chat service tied to the number. The SMS-capable access number and its SMS/MMS account come "
-               "from your service provider.",
-        "admin": "Services & Campaigns > the chat service (parameter `chat_service`) > Properties: set "
-                 "**Outbound chat accounts** to the access number (parameter `access_number`) and save.",
-        "checks": "`GET /configapi/v2/phone/ext` with admin credentials (*Manage phones*): the number must be "
-                  "SMS-capable and its `textOutService` must name the chat service. Its `type` is recorded but "
-                  "not relied on (Bright Pattern's documents show both `text-out` and `unassigned`).",
-        "good": "`ok`: the number is an outbound chat account of the service.",
-        "docs": [ADMIN_CONFIGURATION, ACCESS_NUMBERS, CONFIG_POSTMAN],
-    },
-    "06_smoke_test": {
-        "why": "One real text proves the whole chain, from token to handset.",
-        "admin": None,
-        "checks": "Off unless `smoke_test = True`, because it sends a real text: one message from the access "
-                  "number to `test_destination`, then Get Message until *delivered*, *failed* or the timeout; "
-                  "the status timeline is shown. Send Message is never repeated: if its answer is lost, the "
-                  "text may have gone out, so the next run sends nothing until that text is resolved (or you "
-                  "set `resend_unconfirmed = True`).",
-        "good": "`ok`: delivered. `sent` is handed to the carrier, not delivered, and is never counted as such.",
-        "docs": [SMS_POSTMAN],
-    },
-}
+
+class BuildError(Exception):
+    """A file the builder writes into cannot be built (the README lost its table markers)."""
 
 
-def heading(step_id: str) -> str:
-    return f"Step {step_id[:2]} · {STEPS[step_id].title}"
+def _step(step: str | Step) -> Step:
+    return step if isinstance(step, Step) else STEPS[step]
 
 
-def page(step_id: str) -> str:
-    text = PAGES[step_id]
-    parts = [f"# {heading(step_id)}", f"**Why.** {text['why']}"]
-    if text["admin"]:
-        parts.append(f"**In the admin UI** (Contact Center Administrator). {text['admin']} On the emulator, do it "
+def heading(step_id: str | Step) -> str:
+    step = _step(step_id)
+    return f"Step {step.number} · {step.title}"
+
+
+def page(step_id: str | Step) -> str:
+    """The page's first cell: why, what a person does in the admin UI, what it checks, a good result, documentation."""
+    step = _step(step_id)
+    text = step.page
+    parts = [f"# {heading(step)}", f"**Why.** {text.why}"]
+    if text.admin:
+        parts.append(f"**In the admin UI** (Contact Center Administrator). {text.admin} On the emulator, do it "
                      f"in {PRACTICE_UI}, or set `practice_mode = True` and the runbook acts through the emulator's "
                      "console, labelled as such in every record (refused for any other target).")
-    parts += [f"**What this notebook checks.** {text['checks']}", f"**A good result.** {text['good']}",
-              "**Documentation:** " + "; ".join(text["docs"]) + "."]
+    parts += [f"**What this notebook checks.** {text.checks}", f"**A good result.** {text.good}",
+              "**Documentation:** " + "; ".join(text.docs) + "."]
     return "\n\n".join(parts)
 
 
@@ -170,22 +65,23 @@ def literal(value) -> str:
     return repr(value) if not isinstance(value, str) else '"' + value.replace('"', '\\"') + '"'
 
 
-def parameters_cell(step_id: str) -> str:
+def parameters_cell(step_id: str | Step) -> str:
+    """`name: type = default  # comment` per parameter, from the schema: what `papermill --help-notebook` shows."""
     defaults = RunbookParams()
-    names = list(STEPS[step_id].parameters)
-    kinds = {n: RunbookParams.__dataclass_fields__[n].type for n in names}
-    lines = [f"{n}: {kinds[n]} = {literal(getattr(defaults, n))}" for n in names]
+    names = list(_step(step_id).parameters)
+    lines = [f"{n}: {RunbookParams.__dataclass_fields__[n].type} = {literal(getattr(defaults, n))}" for n in names]
     width = max(len(line) for line in lines if len(line) <= 44)  # comments aligned, unless a value is long
-    body = "\n".join(line.ljust(width) + f"  # {COMMENTS[n]}" for line, n in zip(lines, names, strict=True))
+    body = "\n".join(line.ljust(width) + f"  # {PARAMETERS[n].comment}" for line, n in zip(lines, names, strict=True))
     return ("# Parameters: papermill puts its values after this cell. Secrets are never parameters.\n" + body)
 
 
-def build(step_id: str) -> nbformat.NotebookNode:
-    number = step_id[:2]
+def build(step_id: str | Step) -> nbformat.NotebookNode:
+    step = _step(step_id)
+    number = step.number
     cells = [
-        new_markdown_cell(page(step_id)),
-        new_code_cell(parameters_cell(step_id), metadata={"tags": ["parameters"]}),
-        new_code_cell(f'from helpers.notebook import StepNotebook\n\nnb = StepNotebook("{step_id}", globals())'),
+        new_markdown_cell(page(step)),
+        new_code_cell(parameters_cell(step), metadata={"tags": ["parameters"]}),
+        new_code_cell(f'from helpers.notebook import StepNotebook\n\nnb = StepNotebook("{step.id}", globals())'),
         new_markdown_cell("## Form (optional)\n\nEdit the values and press the button: they are copied into the "
                           "parameters above and the step runs again; its result replaces the one below."),
         new_code_cell("form = nb.form()"),
@@ -202,13 +98,14 @@ def build(step_id: str) -> nbformat.NotebookNode:
     return nb
 
 
+def notebook_text(step_id: str | Step) -> str:
+    """The notebook file's exact text, as nbformat.write writes it."""
+    text = nbformat.writes(build(step_id))
+    return text if text.endswith("\n") else text + "\n"
+
+
 def landing_page() -> str:
-    rows = []
-    for step_id, step in STEPS.items():
-        kind = "admin UI, then verified" if PAGES[step_id]["admin"] else "automated"
-        if step_id == "02_define_user":
-            kind = "automated with admin credentials; roles of an existing user in the admin UI"
-        rows.append(f"| [{step_id}]({step.notebook}) | {step.title} | {kind} |")
+    rows = [f"| [{step.id}]({step.notebook}) | {step.title} | {step.who_acts} |" for step in STEPS.values()]
     return f"""# SMS/MMS API onboarding runbook
 
 Before an external application can send texts through a Bright Pattern tenant's SMS/MMS API, an
@@ -243,14 +140,68 @@ all steps headless and keep a record: `python -m helpers run --params params/<te
 """
 
 
-def main() -> None:
-    for step_id, step in STEPS.items():
-        path = ROOT / "notebooks" / step.notebook
-        nbformat.write(build(step_id), path)
-        print(f"wrote {path.relative_to(ROOT)}")
-    (ROOT / "notebooks" / "README.md").write_text(landing_page(), encoding="utf-8")
-    print("wrote notebooks/README.md")
+
+def runbook_table() -> str:
+    """The README's runbook table: one row per step, from its declaration."""
+    rows = [f"| `{step.id}` | {step.row.step} | {step.row.acts} | {step.row.verified} |" for step in STEPS.values()]
+    return "\n".join([*TABLE_HEAD, *rows])
+
+
+def with_table(readme: str) -> str:
+    """The README with the lines between its two marker lines replaced by the runbook table."""
+    lines = readme.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith(TABLE_START.split(" (")[0])]
+    ends = [i for i, line in enumerate(lines) if line.strip() == TABLE_END]
+    if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
+        raise BuildError(f"README.md needs the runbook table between one line {TABLE_START} and one line {TABLE_END}")
+    return "".join(lines[:starts[0] + 1]) + runbook_table() + "\n" + "".join(lines[ends[0]:])
+
+
+def outputs(root: Path = ROOT) -> dict[Path, str]:
+    """Every file the declarations build, with the text it must have."""
+    built = {root / "notebooks" / step.notebook: notebook_text(step) for step in STEPS.values()}
+    built[root / "notebooks" / "README.md"] = landing_page()
+    readme = root / "README.md"
+    built[readme] = with_table(readme.read_text(encoding="utf-8"))
+    return built
+
+
+def _current(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def differing(root: Path = ROOT) -> list[Path]:
+    """The files whose committed text is not what the declarations build."""
+    return [path for path, text in outputs(root).items() if _current(path) != text]
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT, out=None) -> int:
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(prog="python -m helpers.tools.build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every file that differs")
+    args = parser.parse_args(argv)
+    try:
+        built = outputs(root)
+    except BuildError as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    changed = [path for path, text in built.items() if _current(path) != text]
+    for path in changed:
+        if args.check:
+            print(f"differs from the step declarations: {path.relative_to(root)}", file=out)
+        else:
+            path.write_text(built[path], encoding="utf-8")
+            print(f"wrote {path.relative_to(root)}", file=out)
+    if args.check and changed:
+        print("run: python -m helpers.tools.build", file=out)
+        return 1
+    if not changed:
+        print(f"{len(built)} files are what the step declarations build", file=out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

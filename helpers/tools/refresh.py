@@ -1,10 +1,10 @@
 """Re-record the verdict lines nbval checks (tests/notebook_references.json).
 
 Runs every committed notebook in order against a fresh emulator in the nbval scenario
-(tests/tools/nbval_scenario.py) and keeps the output of each notebook's checked cell (tag
+(helpers/tools/nbval.py) and keeps the output of each notebook's checked cell (tag
 `nbval-check-output`: the verdict line). The committed notebooks keep no output at all, so a freshly
 opened page shows nothing stale; nbval runs over copies carrying these references
-(tests/tools/nbval_copies.py). Review the diff: a changed verdict is a changed step outcome.
+(helpers/tools/nbval.py). Review the diff: a changed verdict is a changed step outcome.
 
     .venv/bin/python -m helpers.tools.refresh
 """
@@ -22,8 +22,7 @@ from nbclient import NotebookClient
 
 from emulator import EmulatorServer
 from helpers.steps import STEPS
-from helpers.tools.build import CHECKED
-from helpers.tools.nbval import REFERENCES, scenario_environment
+from helpers.tools.nbval import CHECKED, REFERENCES, scenario_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
