@@ -109,7 +109,7 @@ STEP = Step(
         step="*Use SMS/MMS API* on the role",
         acts="**admin UI only**: instructions with the role filled in",
         verified="the SMS/MMS API with the API user's token (Get Message of a made-up id; nothing is sent): see "
-                 "[What each answer means](#what-each-answer-means)",
+                 "[What each answer means](docs/verdicts.md#what-each-answer-means)",
     ),
     plan=lambda p, admin: f"{admin_ui(p)}; verified with the API user's token",
 )
