@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+from helpers.errors import BODY_LIMIT
 from helpers.safety.scrub import REDACTED, WITHHELD, Scanner, Scrubber, scrub_and_scan
 
 SECRET = "k3Y\"w<a&b'c\\d/e+f=g%h9Z2xQ7mP4vL8nR1tS6"  # characters every escaping changes
@@ -117,3 +118,143 @@ def test_a_file_that_cannot_be_read_is_never_called_clean(tmp_path):
     folder.mkdir()  # not a file: neither readable nor writable as one
     problems = scrub_and_scan([folder], [PLAIN])
     assert problems["run.log"][0].startswith("not scrubbed: ")
+
+
+# What a tester with canary secrets found leaking while the scan said clean; each test below fails
+# when the safeguard it names is taken out.
+
+SECRET64 = "Tq4Lm9Xw2Zr7Kp3Vn8Bc5Hd1Jf6Gs0YaUe5Wi2Ox7Qc4Rb9Nt1Mv3Ls8Kd6Pj0Hg"
+EMOJI = "Tq4Lm9Xw2Z\U0001F600r7Kp3Vn8Bc"  # no run of 12 without the character outside the BMP
+
+
+def u_escaped(secret: str) -> str:
+    """Every character as \\uXXXX (UTF-16: a surrogate pair outside the Basic Multilingual Plane)."""
+    units = secret.encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2))
+
+
+def scrubbed_or_withheld(tmp_path, name: str, text: str, secret: str, scrubber=None):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return scrub_and_scan([path], [secret], scrubber=scrubber), path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("into_escape", range(6))  # the cut falls 0..5 characters into an escape
+def test_an_escaped_secret_cut_mid_escape_is_decoded_up_to_the_cut(tmp_path, into_escape):
+    """Safeguard: escapes decoded piece by piece (a cut one is no reason to give up on the rest)."""
+    prefix = "proxy: invalid client_secret "
+    prefix += "x" * ((BODY_LIMIT - len(prefix) - into_escape) % 6)
+    body = (prefix + u_escaped(SECRET64))[:BODY_LIMIT]  # what ApiError keeps of a body
+    whole = (BODY_LIMIT - len(prefix)) // 6  # 44 or 45 escapes, then the cut
+    assert (BODY_LIMIT - len(prefix)) % 6 == into_escape and whole >= 44
+    text = body + "…"
+    problems, _ = scrubbed_or_withheld(tmp_path, "run.log", text, SECRET64, MissesEverything([SECRET64]))
+    assert "part of a known secret" in problems["run.log"]
+    problems, kept = scrubbed_or_withheld(tmp_path, "run.log", text, SECRET64)
+    assert problems == {}
+    assert kept == prefix + REDACTED + body[len(prefix) + 6 * whole:] + "…"  # the cut escape stays, alone
+
+
+def test_a_secret_outside_the_bmp_escaped_as_a_surrogate_pair(tmp_path):
+    """Safeguard: \\ud83d\\ude00 decoded as one character (neither half means anything alone)."""
+    text = f"echo: {u_escaped(EMOJI)} (end)"
+    problems, _ = scrubbed_or_withheld(tmp_path, "run.log", text, EMOJI, MissesEverything([EMOJI]))
+    assert problems["run.log"] == ["known secret", "part of a known secret"]
+    problems, kept = scrubbed_or_withheld(tmp_path, "run.log", text, EMOJI)
+    assert problems == {} and kept == f"echo: {REDACTED} (end)"
+
+
+@pytest.mark.parametrize("escaped", [json.dumps, u_escaped], ids=["json, ascii", "every character"])
+def test_a_surrogate_pair_cut_in_half_is_suspected(tmp_path, escaped):
+    """Safeguard: suspicion. Ten characters (under RUN) next to a high surrogate whose low half was
+    cut off: how much of the secret follows cannot be decided, so the file is withheld."""
+    text = escaped(EMOJI).strip('"').split("\\ud83d")[0] + "\\ud83d"
+    problems, kept = scrubbed_or_withheld(tmp_path, "run.log", text, EMOJI)
+    assert problems["run.log"] == ["part of a known secret"] and kept == WITHHELD + "\n"
+
+
+QUOTED = {
+    "the secret": lambda s: s,
+    "its hex": lambda s: s.encode().hex(),
+    "its HEX": lambda s: s.encode().hex().upper(),
+}
+
+
+@pytest.mark.parametrize("form", QUOTED)
+@pytest.mark.parametrize("prefix", ["> ", ">> ", "# ", "// ", " * ", "    "])
+def test_short_pieces_on_quoted_lines_are_read_back(tmp_path, form, prefix):
+    """Safeguard: lines joined after their quote prefixes are removed (6 characters a line)."""
+    shown = QUOTED[form](SECRET64)
+    text = "".join(f"{prefix}{shown[i:i + 6]}\n" for i in range(0, len(shown), 6))
+    problems, _ = scrubbed_or_withheld(tmp_path, "run.log", text, SECRET64, MissesEverything([SECRET64]))
+    assert problems["run.log"], form
+    problems, kept = scrubbed_or_withheld(tmp_path, "run.log", text, SECRET64)
+    assert problems == {} and set(kept.splitlines()) == {prefix + REDACTED}
+
+
+HEX = {
+    "lower": lambda b: b.hex(),
+    "upper": lambda b: b.hex().upper(),
+    "colons": lambda b: b.hex(":"),
+    "spaces, upper": lambda b: b.hex(" ").upper(),
+    "dashes": lambda b: b.hex("-"),
+    "0x, commas": lambda b: ", ".join(f"0x{x:02x}" for x in b),
+    "odd digit before": lambda b: "f" + b.hex(),
+}
+
+
+@pytest.mark.parametrize("secret", [SECRET, SECRET64, EMOJI], ids=["special characters", "64", "outside the BMP"])
+@pytest.mark.parametrize("form", HEX)
+def test_the_hex_of_a_secret_is_scrubbed_and_scanned(tmp_path, form, secret):
+    """Safeguard: hex blobs decoded (both digit alignments, separators and 0x allowed)."""
+    text = f"dump: {HEX[form](secret.encode())} end"
+    problems, _ = scrubbed_or_withheld(tmp_path, "run.log", text, secret, MissesEverything([secret]))
+    assert "part of a known secret" in problems["run.log"]
+    problems, kept = scrubbed_or_withheld(tmp_path, "run.log", text, secret)
+    assert problems == {} and kept.startswith(f"dump: {REDACTED}")
+
+
+@pytest.mark.parametrize("secret", [SECRET, SECRET64, EMOJI], ids=["special characters", "64", "outside the BMP"])
+@pytest.mark.parametrize("urlsafe", [False, True], ids=["standard", "URL-safe"])
+@pytest.mark.parametrize("shift", [0, 1, 2])
+def test_base64_of_a_secret_is_found_at_every_alignment(tmp_path, secret, shift, urlsafe):
+    """Safeguard: base64 decoded at every alignment, both alphabets (the kind is named, whatever a
+    token-shaped match would say)."""
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    text = "Authorization: Basic " + encode(b"u:" [:shift] + secret.encode()).decode()
+    problems, _ = scrubbed_or_withheld(tmp_path, "run.log", text, secret, MissesEverything([secret]))
+    assert "base64 of a known secret" in problems["run.log"]
+    problems, kept = scrubbed_or_withheld(tmp_path, "run.log", text, secret)
+    assert problems == {} and REDACTED in kept
+
+
+def lines(secret: str, width: int) -> list[str]:
+    return [secret[i:i + width] for i in range(0, len(secret), width)]
+
+
+SPLIT = {  # a secret over three or more lines, each under 12 characters
+    "plain lines": ("run.log", lambda s: "\n".join(lines(s, 11)), True),
+    "log lines": ("run.log", lambda s: "\n".join(f"2026-01-02 03:04:05,678 INFO helpers.tenant.transport: {p}"
+                                                 for p in lines(s, 11)), True),
+    "HTML breaks": ("summary.html", lambda s: "<td>" + "<br>".join(lines(s, 11)) + "</td>", True),
+    "HTML paragraphs": ("summary.html", lambda s: "\n".join(f"<p>{p}</p>" for p in lines(s, 11)), True),
+    "a JSON list": ("summary.json", lambda s: json.dumps({"detail": lines(s, 11)}), True),
+    "a notebook output's lines": ("04.ipynb", lambda s: notebook([p + "\n" for p in lines(s, 11)]), True),
+    "one notebook output a piece": ("04.ipynb", lambda s: json.dumps({
+        "cells": [{"cell_type": "code", "source": "x", "metadata": {}, "execution_count": 1, "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": p} for p in lines(s, 11)]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), False),
+}
+
+
+@pytest.mark.parametrize("secret", [SECRET64, PLAIN], ids=["64", "32"])
+@pytest.mark.parametrize("form", SPLIT)
+def test_a_secret_split_over_short_lines(tmp_path, form, secret):
+    """Safeguards: lines joined (log, quote and line-number prefixes and tags removed), the strings of
+    a list scrubbed together, a notebook cell's outputs joined as shown. Where the scrub cannot cut
+    the pieces out, the scan withholds the file."""
+    name, write, scrubbed = SPLIT[form]
+    problems, _ = scrubbed_or_withheld(tmp_path, name, write(secret), secret, MissesEverything([secret]))
+    assert problems[name], form
+    problems, kept = scrubbed_or_withheld(tmp_path, name, write(secret), secret)
+    assert (problems == {}) == scrubbed and all(p not in kept for p in lines(secret, 11)), form
