@@ -17,11 +17,20 @@ import time
 
 from helpers.errors import ParameterError, RunbookError
 from helpers.notebook.report import show, verdict_line
-from helpers.steps import STEPS, run_step
+from helpers.steps import STEPS, findings, run_step
+from helpers.steps.context import RUN_CONTEXT_ENV
 from helpers.steps.params import from_namespace
 from helpers.steps.results import FAILED, StepResult
 
 HEADLESS_ENV = "BP_RUNBOOK_HEADLESS"
+
+
+def in_lab(result: StepResult, params, environ=None) -> None:
+    """A page run by hand (not by the runner, which keeps the run's own record) records its status and
+    findings for the pages after it: step 04 then names the steps it verified, step 06 knows a refusal."""
+    environ = os.environ if environ is None else environ
+    if not environ.get(RUN_CONTEXT_ENV):
+        findings.record_in_lab(result, params, environ)
 
 class StepFailed(RunbookError):
     """Raised by the last cell of a notebook whose step failed, after the result was recorded."""
@@ -72,6 +81,7 @@ class StepNotebook:
             result = result.finish(FAILED, f"bad parameter: {exc}")
         else:
             result = run_step(self.step_id, params)
+            in_lab(result, params)
         show(result, display_id=self.ids[0])
         return result
 
@@ -84,6 +94,10 @@ class StepNotebook:
     def replace(self, result: StepResult) -> bool:
         """The form's result takes the place of the page's result; False when the page shows none yet."""
         self.namespace["result"] = result
+        try:
+            in_lab(result, self.params())
+        except ParameterError:  # the form validated them; nothing to record otherwise
+            pass
         if not self.shown:
             return False
         from IPython.display import update_display

@@ -17,6 +17,7 @@ import time
 
 from helpers.errors import TOKEN_SHAPED, RunbookError
 from helpers.safety.scrub import Scrubber
+from helpers.steps import findings
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
 from helpers.steps.declaration import Step
 from helpers.steps.params import RunbookParams
@@ -60,6 +61,8 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
             message = message.replace(value, "[redacted]")
         result = ctx.result().finish(FAILED, f"unexpected {type(exc).__name__}: {message}")
     result.notes = ctx.notes + result.notes
+    if findings.PROBE in ctx.memo:  # the latest probe of the API user's token: later steps read it
+        findings.note(result, findings.PROBE, *ctx.memo[findings.PROBE])
     for role, accepted in ctx.secrets_accepted.items():  # the form forgets a secret the tenant refused
         result.observed.setdefault(SECRET_ACCEPTED[role], accepted)
     # A tenant may quote a credential back in an error body, and steps quote error bodies: the result

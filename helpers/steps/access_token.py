@@ -6,9 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from helpers.steps import findings
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import COMMON, SMS_POSTMAN, TOKEN, Page, Row, Step
-from helpers.steps.privilege import finish_not_accepted, probe_with_api_token, record_accepted
+from helpers.steps.privilege import (
+    earlier_refusal,
+    finish_not_accepted,
+    probe_with_api_token,
+    record_accepted,
+    refusal_words,
+)
 from helpers.steps.results import ACTION_REQUIRED, OK, StepResult
 
 GOOD = ("ok", "changed")
@@ -40,22 +47,54 @@ def access_token(ctx: StepContext) -> StepResult:
            f"({tp.probe.answer})"
     if contradiction:
         return r.finish(ACTION_REQUIRED, f"{head}, but {contradiction}")
-    return r.finish(OK, f"{head}; {_confirmed(ctx)}")
+    refused = earlier_refusal(ctx)
+    if refused is not None and ctx.session()[0] == "run":  # seconds apart, in one run: the answers disagree
+        step, found = refused
+        r.evidence[f"step {step[:2]}'s probe"] = found["answer"]
+        r.actions = [f"Re-run the runbook: in this run the SMS/MMS API refused the API user's token in step {step[:2]} "
+                     f"({found['answer']}) and accepted it in step 04 ({tp.probe.evidence}).",
+                     "If the answers keep disagreeing, send the run's report (summary.html) to your service provider."]
+        return r.finish(ACTION_REQUIRED, f"the tenant's answers contradict each other: the SMS/MMS API accepts the API "
+                                         f"user's token now ({tp.probe.evidence}), but {refusal_words(step, found)} "
+                                         "earlier in this run")
+    return r.finish(OK, f"{head}; {_confirmed(ctx, r, tp)}")
 
 
-def _confirmed(ctx: StepContext) -> str:
-    """Which earlier steps of this run the token's acceptance confirms: only those that ended ok
-    or changed. The token proves 03's claim (the secret works) and the effect 01 and 02 aim at
-    (a user whose role holds the privilege)."""
-    earlier = ctx.earlier()
-    if earlier is None:
+def _confirmed(ctx: StepContext, r: StepResult, tp) -> str:
+    """Which earlier steps of this run (or lab session) the token's acceptance verifies: those that
+    ended ok or changed, and step 01 when it could not verify yet (no API secret) or, in the lab,
+    found the privilege missing before a person granted it. The token proves 03's claim (the secret
+    works: the token endpoint refuses requests without credentials) and the effect 01 and 02 aim at
+    (a user whose role holds the privilege). Each is recorded in observed["verifies"]."""
+    kind, steps = ctx.session()
+    if kind is None:
         return "run on its own: no earlier step of this run to name"
-    confirmed = [s[:2] for s in ("01_grant_privilege", "02_define_user", "03_api_secret") if earlier.get(s) in GOOD]
-    others = [f"{s[:2]} is {earlier[s]}" for s in ("01_grant_privilege", "02_define_user", "03_api_secret")
-              if s in earlier and earlier[s] not in GOOD]
-    text = (f"this verifies end to end steps {', '.join(confirmed)} of this run" if confirmed
-            else "no earlier step of this run is verified by it")
+    where = "of this run" if kind == "run" else "of this lab session"
+    earlier = {s: e for s, e in steps.items() if s < ctx.step_id}
+    verified, others = {}, []
+    for step in ("01_grant_privilege", "02_define_user", "03_api_secret"):
+        if step not in earlier:
+            continue
+        status, probe = earlier[step].get("status"), (earlier[step].get("findings") or {}).get(findings.PROBE, {})
+        if status in GOOD:
+            verified[step] = f"{WHAT[step]}: {tp.probe.evidence}"
+        elif step == "01_grant_privilege" and probe.get("verdict") == "no-secret":
+            verified[step] = f"{WHAT[step]} (step 01 could not verify it yet: no API secret): {tp.probe.evidence}"
+        elif step == "01_grant_privilege" and kind == "lab" and probe.get("verdict") == "no-privilege":
+            verified[step] = (f"{WHAT[step]} (step 01 found it missing, {probe.get('answer')}; granted since): "
+                              f"{tp.probe.evidence}")
+        else:
+            others.append(f"{step[:2]} is {status}")
+    if verified:
+        r.observed["verifies"] = verified
+    text = (f"this verifies end to end steps {', '.join(s[:2] for s in verified)} {where}" if verified
+            else f"no earlier step {where} is verified by it")
     return text + (f" (not counted: {'; '.join(others)})" if others else "")
+
+
+WHAT = {"01_grant_privilege": "a role of the API user holds 'Use SMS/MMS API' (the SMS/MMS API accepts its token)",
+        "02_define_user": "the API user exists and gets a token the SMS/MMS API accepts",
+        "03_api_secret": "the API secret gets a token (the token endpoint refuses requests without credentials)"}
 
 
 STEP = Step(

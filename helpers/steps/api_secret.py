@@ -4,7 +4,7 @@ reaches the runbook through the form's Password field or BP_API_SECRET, never as
 from __future__ import annotations
 
 from helpers.steps import instructions
-from helpers.steps.checks import ISSUED, REJECTED, request_token
+from helpers.steps.checks import ISSUED, REJECTED
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
 from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, TOKEN, Page, Row, Step, admin_ui
 from helpers.steps.diagnosis import rejected_api_secret, token_contradiction
@@ -46,7 +46,7 @@ def api_secret(ctx: StepContext) -> StepResult:
     generated = ctx.console().generate_api_secret(p.api_user)
     stored = ctx.secrets.remember("api", generated.reveal())
     r.changed.append(f"{LABEL} generated the API secret of '{p.api_user}' (handed over through the private handoff file)")
-    check = request_token(ctx.client(p.api_user, stored))
+    check = ctx.token_check(ctx.client(p.api_user, stored))
     if check.verdict != ISSUED:
         return r.finish(FAILED, f"the secret generated through the console is not accepted ({check.said})")
     r.evidence["token request"] = f"a token was issued to '{p.api_user}' with the new secret"

@@ -3,21 +3,22 @@ earlier steps of the same run recorded."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from helpers.safety.secrets import Secret, SecretStore
-from helpers.steps.checks import ISSUED, REJECTED, TokenCheck, request_token
+from helpers.steps import findings
+from helpers.steps.checks import ISSUED, REJECTED, UNVERIFIED, TokenCheck, anonymous_token_request, request_token
 from helpers.steps.params import RunbookParams
 from helpers.steps.results import StepResult
 from helpers.tenant.client import BrightPatternClient
 from helpers.tenant.practice import LABEL, PracticeConsole
 
-# The runner writes the statuses of the steps it already ran here (no secret in it), so that a
-# later step can say which earlier steps its evidence confirms. A notebook run by hand has none.
+# The runner writes the statuses and shared findings of the steps it already ran here (no secret in
+# it: helpers.steps.findings), so that a later step can say which earlier steps its evidence
+# confirms, and never claims what an earlier observation put in doubt. In the lab, the pages keep
+# the same record in a lab file (findings.record_in_lab).
 RUN_CONTEXT_ENV = "BP_RUNBOOK_RUN_CONTEXT"
 
 # The observation that says whether the tenant took a secret: the form forgets a refused one.
@@ -39,7 +40,9 @@ class AdminAccess:
             return "no admin user is configured (admin_user is empty)"
         if self.state == "no secret":
             return "the admin user's secret is not available"
-        return f"the admin user's token request was {self.state} ({self.check.said})"
+        if self.state == UNVERIFIED:
+            return f"the admin user's token request answered {self.check.said}, which proves nothing"
+        return f"the admin user's token request was refused ({self.check.said})"
 
 
 class StepContext:
@@ -103,18 +106,58 @@ class StepContext:
     def check_secret(self, role: str, login: str, secret: Secret) -> TokenCheck:
         """A token request with `role`'s secret; its verdict (issued or refused) is kept for the step's
         result even when the step later ends in an error."""
-        check = request_token(self.client(login, secret))
+        check = self.token_check(self.client(login, secret))
         if check.verdict in (ISSUED, REJECTED):
             self.secrets_accepted[role] = check.verdict == ISSUED
         return check
 
+    def token_check(self, client: BrightPatternClient) -> TokenCheck:
+        """A token request whose "issued" proves the credentials only when the token endpoint refuses a
+        request without any: otherwise the issued token is no verdict about the secret."""
+        check = request_token(client)
+        if check.verdict == ISSUED and self.anonymous()["verdict"] == "issues tokens":
+            where = self.anonymous()["seen"]
+            return TokenCheck(UNVERIFIED, check.login, check.answer,
+                              f"a token was issued, but the token endpoint issues tokens without credentials too "
+                              f"({where}), so it proves nothing about the secret", client=client)
+        return check
+
+    def anonymous(self) -> dict:
+        """The token endpoint's answer to a request without credentials: step 00's of this run (or lab
+        session), else asked once by this step. {"verdict", "answer", "seen"}."""
+        if "anonymous" not in self.memo:
+            earlier = self.findings(findings.ANONYMOUS)
+            if earlier:
+                step, found = earlier[-1]
+                self.memo["anonymous"] = {**found, "seen": f"step {step[:2]}: {found['answer']}"}
+            else:
+                p = self.params
+                anon = anonymous_token_request(p.base_url, p.connect_timeout, p.read_timeout, p.ca_bundle or None,
+                                               self.sleep)
+                self.memo["anonymous"] = {"verdict": anon.verdict, "answer": anon.answer,
+                                          "seen": f"{anon.answer} to a token request without credentials"}
+        return self.memo["anonymous"]
+
+    def session(self) -> tuple[str | None, dict[str, dict]]:
+        """("run" | "lab" | None, {step id: {"status", "findings"}}) of the OTHER steps this run (the
+        runner's context file) or lab session recorded, oldest first."""
+        if "session" not in self.memo:
+            path = self.environ.get(RUN_CONTEXT_ENV)
+            kind, steps = ("run", findings.read_run(path)) if path else ("lab", findings.read_lab(self.params,
+                                                                                                 self.environ))
+            steps = {k: v for k, v in (steps or {}).items() if k != self.step_id}
+            self.memo["session"] = (kind if path or steps else None, steps)
+        return self.memo["session"]
+
+    def findings(self, name: str) -> list[tuple[str, dict]]:
+        """[(step id, {"verdict", "answer"})] of the other steps' findings called `name`, oldest first."""
+        return [(step, entry["findings"][name]) for step, entry in self.session()[1].items()
+                if isinstance(entry.get("findings"), dict) and isinstance(entry["findings"].get(name), dict)]
+
     def earlier(self) -> dict[str, str] | None:
-        """{step id: status} of the steps this run already recorded; None outside a runner run."""
-        path = self.environ.get(RUN_CONTEXT_ENV)
-        if not path:
+        """{step id: status} of the steps this run (or lab session) already recorded; None when there is
+        no record (a step run on its own)."""
+        kind, steps = self.session()
+        if kind is None:
             return None
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return {step: str(entry.get("status")) for step, entry in data.get("steps", {}).items()}
+        return {step: str(entry.get("status")) for step, entry in steps.items()}

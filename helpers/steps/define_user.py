@@ -24,6 +24,7 @@ from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, CONFIG_POSTMA
 from helpers.steps.instructions import CCA, PRIVILEGE
 from helpers.steps.privilege import probe_with_api_token
 from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
+from helpers.tenant.auth import TOKEN_PATH
 from helpers.tenant.practice import LABEL
 
 
@@ -37,7 +38,7 @@ def define_user(ctx: StepContext) -> StepResult:
         return _guided(ctx, r, access.why)
     admin = access.client
     lookup = look_up_user(admin, p.api_user)
-    r.observed["Get User"] = lookup.said
+    r.observed["Get User"] = lookup.said if lookup.request == "Get User" else f"not answered: {lookup.by} got {lookup.said}"
     created = False
     if lookup.verdict == ABSENT:
         if p.dry_run:
@@ -59,7 +60,7 @@ def define_user(ctx: StepContext) -> StepResult:
             lookup = look_up_user(admin, p.api_user)
             if lookup.verdict != FOUND or p.role not in lookup.user.roles:
                 return r.finish(FAILED, f"user '{p.api_user}' still lacks the role '{p.role}' after the change "
-                                        f"(Get User: {lookup.said})")
+                                        f"({lookup.by}: {lookup.said})")
             user, status = lookup.user, CHANGED
         else:
             r.actions = instructions.define_user(p, exists=True)
@@ -99,8 +100,8 @@ def _lookup_problem(ctx: StepContext, r: StepResult, lookup: UserLookup) -> Step
                      "Report the mismatch to your service provider; re-run afterwards."]
         return r.finish(ACTION_REQUIRED, f"contradiction: Get User for '{p.api_user}' answered about someone else "
                                          f"({lookup.detail})")
-    return instructions.finish_unverified(r, f"Get User answered {lookup.said}",
-                                          f"could not verify: Get User for '{p.api_user}' answered {lookup.said}")
+    return instructions.finish_unverified(r, f"{lookup.by} answered {lookup.said}",
+                                          f"could not verify: {lookup.by} answered {lookup.said}")
 
 
 def _create(ctx: StepContext, r: StepResult, admin) -> UserLookup | StepResult:
@@ -110,6 +111,11 @@ def _create(ctx: StepContext, r: StepResult, admin) -> UserLookup | StepResult:
     try:
         admin.users.create(p.api_user, p.api_user_first_name, p.api_user_last_name, p.api_user_team, roles=[p.role])
     except ApiError as exc:
+        if exc.path == TOKEN_PATH:  # the token request failed: Create User was never sent
+            return instructions.finish_unverified(
+                r, f"the admin's token request answered {exc.answer}",
+                f"could not verify: the admin's token request (made for Create User) answered {exc.answer}: "
+                f"{exc.detail}; Create User was not sent")
         refused = _refused_create(ctx, r, admin, exc)
         if refused is not None:
             return refused
@@ -126,8 +132,8 @@ def _create(ctx: StepContext, r: StepResult, admin) -> UserLookup | StepResult:
                                     f"User still answers {after.answer}, so nothing was created")
         else:
             r.actions = [f"Check in {CCA}, Users & Teams > Users, whether '{p.api_user}' exists, then re-run."]
-            return r.finish(FAILED, f"the outcome of Create User is unknown: it answered {exc.answer} and Get User "
-                                    f"answered {after.said}")
+            return r.finish(FAILED, f"the outcome of Create User is unknown: it answered {exc.answer} and "
+                                    f"{after.by} answered {after.said}")
         lookup = after
     else:
         r.changed.append(f"created user '{p.api_user}' in team '{p.api_user_team}' with role '{p.role}' "

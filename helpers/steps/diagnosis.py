@@ -35,7 +35,7 @@ def rejected_api_secret(ctx: StepContext, check: TokenCheck) -> Diagnosis:
                          f"({ctx.admin().why}, so the user cannot be looked up)",
                          generate + [f"If the user '{p.api_user}' does not exist or is disabled or locked out, "
                                      "a new secret will not help: see step 02."])
-    evidence = {"Get User": lookup.said}
+    evidence = {"Get User": lookup.said if lookup.request == "Get User" else f"{lookup.by}: {lookup.said}"}
     if lookup.verdict == ABSENT:
         return Diagnosis(f"the user '{p.api_user}' does not exist (Get User: {lookup.answer}), so no secret can work; "
                          "complete step 02 first", ["Complete step 02 (define the user), then step 03 again."]
@@ -50,7 +50,7 @@ def rejected_api_secret(ctx: StepContext, check: TokenCheck) -> Diagnosis:
                              instructions.user_state(p, "locked out"), evidence)
         return Diagnosis(f"the user '{p.api_user}' exists and is {lookup.state_words()}, so the secret itself is "
                          "wrong or was replaced by a newer one: generate a new one", generate, evidence)
-    return Diagnosis(f"the cause cannot be seen: Get User answered {lookup.said}",
+    return Diagnosis(f"the cause cannot be seen: {lookup.by} answered {lookup.said}",
                      generate + ["If a new secret is rejected too, check the user in step 02."], evidence)
 
 

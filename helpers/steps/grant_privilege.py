@@ -13,6 +13,9 @@ from helpers.steps.privilege import finish_not_accepted, probe_with_api_token, r
 from helpers.steps.results import ACTION_REQUIRED, CHANGED, FAILED, OK, StepResult
 from helpers.tenant.practice import LABEL
 
+DEFERRED = ("Then go on to step 02: the privilege cannot be verified before step 03 has the API secret; step 04 "
+            "verifies it then, and says so.")
+
 
 def grant_privilege(ctx: StepContext) -> StepResult:
     r, p = ctx.result(), ctx.params
@@ -27,9 +30,14 @@ def grant_privilege(ctx: StepContext) -> StepResult:
                             f"inferred: one of the user's roles holds '{PRIVILEGE}'")
     if p.practice_mode:
         return _practice(ctx, r, tp)
+    if tp.check is None:  # nothing can verify the grant yet: say so once, and send the engineer on
+        r.actions = instructions.grant_privilege(p)[:2] + [DEFERRED]
+        r.notes.append("Verification deferred: no API secret yet. Step 03 hands it over, then step 04 proves the "
+                       "privilege with the API user's token and names this step as verified.")
+        return r.finish(ACTION_REQUIRED, "done for now: step 04 verifies this once step 03 has the secret; go on to "
+                                         "step 02")
     r.actions = instructions.grant_privilege(p)
-    return finish_not_accepted(ctx, r, tp, deferred="Verification deferred: step 03 hands over the API secret, "
-                                                    "then this step and step 04 prove the privilege with its token.")
+    return finish_not_accepted(ctx, r, tp, deferred="")
 
 
 def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:

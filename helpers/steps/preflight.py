@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from helpers.errors import ApiError
-from helpers.steps import instructions
-from helpers.steps.checks import ISSUED, REJECTED
+from urllib.parse import urlsplit
+
+from helpers.steps import findings, instructions
+from helpers.steps.checks import ISSUED, ISSUES_TOKENS, NO_ENDPOINT, NO_VERDICT, REJECTED, anonymous_token_request
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
 from helpers.steps.declaration import ADMIN_CONFIGURATION, TOKEN, Page, Row, Step
 from helpers.steps.params import PARAMETER_NAMES, RunbookParams
 from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, StepResult
 from helpers.tenant.practice import LABEL, emulator_tenants
-from helpers.tenant.transport import Transport
+from helpers.tenant.transport import is_loopback, normalise_host
 
 
 def target_kind(base_url: str) -> str:
@@ -25,6 +26,16 @@ def plan_lines(p: RunbookParams, admin: bool) -> dict[str, str]:
     return {step.id: step.plan(p, admin) for step in STEPS.values() if step.plan is not None}
 
 
+def _note_scope(r: StepResult, p: RunbookParams) -> None:
+    """A tenant_url on another host than the scope is allowed (a proxy, a regional address) but noted."""
+    host = normalise_host(urlsplit(p.base_url).hostname or "")
+    if host and not is_loopback(host) and p.scope and host != normalise_host(p.effective_scope):
+        r.observed["address and scope"] = f"tenant_url's host {host} is not the scope {p.effective_scope}"
+        r.notes.append(f"tenant_url's host ({host}) differs from the scope ({p.effective_scope}): tokens are requested "
+                       f"for {p.effective_scope} at {host}. Fine behind a proxy or a regional address; otherwise check "
+                       "both parameters.")
+
+
 def preflight(ctx: StepContext) -> StepResult:
     r, p = ctx.result(), ctx.params
     kind = target_kind(p.base_url)
@@ -36,27 +47,34 @@ def preflight(ctx: StepContext) -> StepResult:
         ctx.console()  # refuses anything that is not the emulator
         r.notes.append(f"{LABEL} the admin-UI steps 01, 03 and 05 will act through the emulator's console")
 
+    _note_scope(r, p)
     # Does the address answer as a tenant? A token request without credentials must be refused
     # with an HTTP answer; which 4xx is undocumented, so any 4xx except 404/405 will do. A 2xx
-    # (a web page, a catch-all) is no token endpoint: it accepted a request that has nothing to accept.
-    transport = Transport(p.base_url, connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
-                          ca_bundle=p.ca_bundle or None, sleep=ctx.sleep)
-    try:
-        response = transport.request("POST", "/configapi/v2/oauth/token", form={"grant_type": "client_credentials"},
-                                     idempotent=True)
-        status, answer = response.status_code, f"HTTP {response.status_code}"
-    except ApiError as exc:
-        status, answer = exc.status, exc.answer
-        if exc.status is None:
-            hint = " (is the emulator running? `make emulator` starts it)" if p.tenant_url == "emulator" else ""
-            r.actions = [f"Check tenant_url ({p.base_url}) and the network path to it{hint}."]
-            return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {exc.detail}{hint}")
-    r.evidence["token endpoint"] = f"answers: {answer} to a request without credentials"
-    if status in (404, 405) or 200 <= status < 400:
+    # is no token endpoint; one that hands out a token makes every later token prove nothing.
+    anon = anonymous_token_request(p.base_url, p.connect_timeout, p.read_timeout, p.ca_bundle or None, ctx.sleep)
+    if anon.status is None:
+        hint = " (is the emulator running? `make emulator` starts it)" if p.tenant_url == "emulator" else ""
+        r.actions = [f"Check tenant_url ({p.base_url}) and the network path to it{hint}."]
+        return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {anon.detail}{hint}")
+    answer = anon.answer
+    findings.note(r, findings.ANONYMOUS, anon.verdict, f"{answer} to a token request without credentials")
+    r.evidence["token endpoint"] = f"answers: {answer} to a request without credentials" + (
+        f" ({anon.detail})" if anon.verdict == ISSUES_TOKENS else "")
+    if anon.verdict == ISSUES_TOKENS:
+        r.actions = [f"Check tenant_url: {p.base_url} hands out tokens to anyone, so no secret can be proven there. "
+                     "Use the tenant's own address (Bright Pattern's token endpoint refuses a request without "
+                     "credentials)."]
+        return r.finish(FAILED, f"the token endpoint at {p.base_url} issues tokens without credentials ({answer}): this "
+                                "is not a Bright Pattern tenant, or something answers in its place")
+    if anon.verdict == NO_ENDPOINT:
         r.actions = [f"Check tenant_url: {p.base_url} answers, but not as a Bright Pattern tenant."]
-        return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no token "
-                                "endpoint at this address")
-    if status is not None and status >= 500:
+        if anon.status in (404, 405):
+            return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no "
+                                    "token endpoint at this address")
+        return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token to a request without "
+                                "credentials, without a token: a web page or a catch-all answers there, not a "
+                                "Bright Pattern token endpoint")
+    if anon.verdict == NO_VERDICT:
         r.actions = ["Re-run later; if it persists, ask your service provider (the token endpoint fails)."]
         return r.finish(FAILED, f"could not verify the tenant: its token endpoint answers {answer}")
 

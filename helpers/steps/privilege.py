@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import (
     ACCEPTED,
     FOUND,
@@ -16,7 +16,6 @@ from helpers.steps.checks import (
     Probe,
     TokenCheck,
     probe_sms_api,
-    request_token,
 )
 from helpers.steps.context import StepContext
 from helpers.steps.diagnosis import api_user_lookup, rejected_api_secret, token_contradiction
@@ -35,13 +34,39 @@ class TokenProbe:
 
 
 def probe_with_api_token(ctx: StepContext) -> TokenProbe:
+    """The API user's token tried on the SMS/MMS API; the latest such probe of a step is its shared
+    finding (helpers.steps.findings.PROBE), which run_step records."""
     secret = ctx.secrets.get("api")
     if secret is None:
-        return TokenProbe(None)
-    check = request_token(ctx.client(ctx.params.api_user, secret))
-    if check.verdict != ISSUED:
-        return TokenProbe(check)
-    return TokenProbe(check, probe_sms_api(check.client))
+        tp = TokenProbe(None)
+    else:
+        check = ctx.token_check(ctx.client(ctx.params.api_user, secret))
+        tp = TokenProbe(check, probe_sms_api(check.client) if check.verdict == ISSUED else None)
+    ctx.memo[findings.PROBE] = finding(tp)
+    return tp
+
+
+def finding(tp: TokenProbe) -> tuple[str, str]:
+    """(verdict, answer) of a probe, as later steps read it."""
+    if tp.check is None:
+        return "no-secret", "no API secret yet"
+    if tp.probe is None:
+        return "no-token", f"{tp.check.said} to the token request"
+    return tp.probe.verdict, tp.probe.evidence
+
+
+def earlier_refusal(ctx: StepContext) -> tuple[str, dict] | None:
+    """The latest probe of another step of this run or lab session, when it found the token refused
+    or lacking the privilege: (step id, finding)."""
+    found = ctx.findings(findings.PROBE)
+    if found and found[-1][1]["verdict"] in (NO_PRIVILEGE, TOKEN_REFUSED):
+        return found[-1]
+    return None
+
+
+def refusal_words(step: str, found: dict) -> str:
+    what = "no role of the user holds the privilege" if found["verdict"] == NO_PRIVILEGE else "it rejects the token"
+    return f"step {step[:2]} found the SMS/MMS API refusing the API user's token ({found['answer']}: {what})"
 
 
 def record_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe) -> str | None:

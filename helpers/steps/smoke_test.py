@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 
 from helpers.errors import ApiError
 from helpers.steps import instructions, sends
+from helpers.steps.checks import asked
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import COMMON, SMS_POSTMAN, Page, Row, Step
+from helpers.steps.privilege import earlier_refusal, refusal_words
 from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, SKIPPED, StepResult
 from helpers.tenant.api.sms import StatusChange
+from helpers.tenant.auth import TOKEN_PATH
 
 CARRIER_USAGE = "the tenant's Carrier Usage report (Bright Pattern's only record of API-sent messages)"
 
@@ -29,6 +32,14 @@ def smoke_test(ctx: StepContext) -> StepResult:
     if client is None:
         r.actions = ["Complete step 03 (hand over the API secret) first."]
         return r.finish(ACTION_REQUIRED, "no API secret: the smoke test cannot send")
+    refused = earlier_refusal(ctx)
+    if refused is not None:  # a text sent with that token would contradict it, or fail: not sent
+        step, found = refused
+        r.evidence[f"step {step[:2]}'s probe"] = found["answer"]
+        r.actions = [f"Fix what step {step[:2]} asks for, re-run steps 01 to 04 until step 04 is ok, then this one.",
+                     "If step 04 is ok and this still says so, re-run the runbook: its record holds the earlier answer."]
+        return r.finish(ACTION_REQUIRED, f"not sent: {refusal_words(step, found)}; a text sent with that token "
+                                         "would prove nothing until it is fixed")
     ledger = sends.ledger_path(p.effective_scope, p.base_url, ctx.environ)
     blocked = _resolve_pending(ctx, r, client, ledger)
     if blocked is not None:
@@ -54,13 +65,16 @@ def smoke_test(ctx: StepContext) -> StepResult:
     sends.write(ledger, {**entry, "sid": sent.sid, "answer": f"sent, status {sent.status}"})
     r.changed.append(f"sent one test message to {p.test_destination}")
     r.evidence["sid"] = sent.sid
-    try:
-        message, timeline = client.sms.wait_for_final(sent.sid, timeout=p.smoke_timeout, interval=p.poll_interval,
-                                                      sleep=ctx.sleep, clock=ctx.clock)
-    except ApiError as exc:
+    message, timeline, last_error = poll(client, sent.sid, timeout=p.smoke_timeout, interval=p.poll_interval,
+                                         sleep=ctx.sleep, clock=ctx.clock)
+    if message is None:
+        exc = last_error
         r.actions = [f"Nothing more is sent: the next run looks the message up (sid {sent.sid}) first."]
-        return r.finish(FAILED, f"the test message was sent (sid {sent.sid}), but Get Message answered {exc.answer} "
-                                f"({exc.detail}): its outcome is unknown")
+        return r.finish(FAILED, f"the test message was sent (sid {sent.sid}), but {asked(exc, 'Get Message')} answered "
+                                f"{exc.answer} ({exc.detail}) until the timeout: its outcome is unknown")
+    if last_error is not None:
+        r.notes.append(f"{asked(last_error, 'Get Message')} answered {last_error.answer} ({last_error.detail}) at "
+                       "times; those answers were read again, not counted.")
     sends.clear(ledger)
     if timeline and timeline[0].status == sent.status:
         timeline = timeline[1:]  # the first read found it where the send left it
@@ -73,7 +87,37 @@ def smoke_test(ctx: StepContext) -> StepResult:
     if message.status == "failed":
         return r.finish(FAILED, f"test message failed: {message.error_code} {message.error_message} ({path})")
     # "sent" is handed to the carrier, not delivered: never counted as delivery.
-    return r.finish(FAILED, f"no delivery confirmation within {p.smoke_timeout:g} s (last status: {message.status}; {path})")
+    seen = f"last status: {message.status}" + (f"; {path}" if path != message.status else "")
+    return r.finish(FAILED, f"no delivery confirmation within {p.smoke_timeout:g} s ({seen})")
+
+
+def poll(client, sid: str, *, timeout: float, interval: float, sleep, clock):
+    """Get Message until delivered/failed or `timeout`: (last message or None, timeline, last error).
+
+    An answer that is not a message (malformed, a 5xx, a timeout) is read again within the timeout and
+    at most POLL_BUDGET reads; it ends the polling only when no message was read at all by then."""
+    start = clock()
+    message, timeline, error = None, [], None
+    for _ in range(POLL_BUDGET):
+        try:
+            got = client.sms.get(sid)
+        except ApiError as exc:
+            if exc.status in (401, 403, 404) and exc.path != TOKEN_PATH:  # an answer about the message: no retry
+                return message, timeline, exc
+            error = exc
+        else:
+            message = got
+            if not timeline or timeline[-1].status != got.status:
+                timeline.append(StatusChange(round(clock() - start, 3), got.status))
+            if got.is_final:
+                break
+        if clock() - start >= timeout:
+            break
+        sleep(interval)
+    return message, timeline, error
+
+
+POLL_BUDGET = 200  # Get Message reads at most, whatever the timeout and interval
 
 
 def _resolve_pending(ctx: StepContext, r: StepResult, client, ledger) -> StepResult | None:
@@ -112,6 +156,12 @@ def _resolve_pending(ctx: StepContext, r: StepResult, client, ledger) -> StepRes
 
 def _send_failed(ctx: StepContext, r: StepResult, ledger, entry: dict, exc: ApiError) -> StepResult:
     p = ctx.params
+    if exc.path == TOKEN_PATH:  # the token request (after a 401 to Send Message) got this answer: nothing was sent
+        sends.clear(ledger)
+        r.evidence["token request"] = f"{exc.answer}: {exc.detail}"
+        return instructions.finish_unverified(r, f"the token request answered {exc.answer}",
+                                              f"no token for '{p.api_user}': the token request answered {exc.answer} "
+                                              f"({exc.detail}); Send Message was not processed, nothing was sent")
     refused = exc.status is not None and 400 <= exc.status < 500
     if refused:  # the tenant answered that it did not take the message (429 was retried already)
         sends.clear(ledger)
