@@ -108,8 +108,9 @@ STEP = Step(
         checks="`POST /configapi/v2/oauth/token` with `grant_type=client_credentials`, `client_id` = the user's login "
                "ID, `client_secret` = the API secret, `scope` = the tenant host; the token's type, lifetime and a "
                "masked fingerprint are shown, never the token. Then the token is used on the SMS/MMS API (the probe "
-               "of step 01). In a runbook run, the result names the earlier steps this verifies end to end, never one "
-               "that ended `action-required` or `failed`.",
+               "of step 01). In a runbook run (or a lab session: the pages you ran by hand), the result names the earlier "
+               "steps this verifies end to end: those that ended `ok` or `changed`, and step 01 when it could not verify "
+               "yet; never one that ended otherwise. A refusal earlier in the same run is a contradiction, named.",
         good="`ok`: a Bearer token was issued and the SMS/MMS API accepts it.",
         docs=(TOKEN, SMS_POSTMAN),
     ),
@@ -118,8 +119,8 @@ STEP = Step(
         step="the token the application will use",
         acts="`POST /configapi/v2/oauth/token`, client credentials",
         verified="type, lifetime and a masked fingerprint (never the token); the SMS/MMS API accepts it; it names the "
-                 "earlier steps of this run it verifies end to end, never one that ended `action-required` or "
-                 "`failed`",
+                 "earlier steps of this run it verifies end to end (step 01 too when it could not verify yet; the "
+                 "record marks it verified later), never one that ended otherwise",
     ),
     plan=lambda p, admin: "automated: requests a token and probes the SMS/MMS API with it",
 )

@@ -108,7 +108,8 @@ STEP = Step(
                "holds the privilege; 401 means the SMS/MMS API rejects the token; another 4xx, or a readable 2xx, "
                "means the API accepted the token, so *one of the user's roles* holds the privilege (which one cannot "
                "be observed). A server error or a timeout proves nothing and is reported as such. Until step 03 has "
-               "handed over the API secret, nothing can be checked.",
+               "handed over the API secret nothing can be checked: the page then says *done for now* and sends you on "
+               "to step 02; step 04 verifies this step once it has the token, and says so.",
         good="`ok`: the SMS/MMS API accepts the API user's token. `action-required` lists what to do.",
         docs=(ADMIN_CONFIGURATION, PRIVILEGES, SMS_POSTMAN),
     ),

@@ -202,7 +202,9 @@ STEP = Step(
         checks="Off unless `smoke_test = True`, because it sends a real text: one message from the access number to "
                "`test_destination`, then Get Message until *delivered*, *failed* or the timeout; the status timeline "
                "is shown. Send Message is never repeated: if its answer is lost, the text may have gone out, so the "
-               "next run sends nothing until that text is resolved (or you set `resend_unconfirmed = True`).",
+               "next run sends nothing until that text is resolved (or you set `resend_unconfirmed = True`). Nothing is "
+               "sent either when an earlier step of this run (or lab session) found the SMS/MMS API refusing the API "
+               "user's token: fix that first (steps 01 to 04).",
         good="`ok`: delivered. `sent` is handed to the carrier, not delivered, and is never counted as such.",
         docs=(SMS_POSTMAN,),
     ),
@@ -211,7 +213,7 @@ STEP = Step(
         step="one real message",
         acts="**off unless `smoke_test: true`**: sends one text, polls Get Message",
         verified="the timeline ends `delivered` (`sent` is never counted as delivered); a text that may have gone out "
-                 "is recorded and never sent again by accident",
+                 "is recorded and never sent again by accident; nothing is sent with a token the run found refused",
     ),
     plan=_plan,
 )
