@@ -8,8 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from helpers.run.exit_codes import EXIT_MEANINGS
 from helpers.run.runner import DEFAULT_OUT, MaskSecrets, OneLine, RunOptions, quiet_event_loop_noise, run
-from helpers.run.summary import EXIT_MEANINGS, history_table
+from helpers.run.summary import history_table
 from helpers.safety.secrets import handoff_path, secret_variables
 
 EXAMPLES = """examples:

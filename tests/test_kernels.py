@@ -17,8 +17,10 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 import pytest
+from papermill.iorw import papermill_io
 
 from helpers.errors import KernelPoolError
+from helpers.run.interrupt import Interrupted
 from helpers.run.kernels.engine import ENGINE_NAME
 from helpers.run.kernels.pool import KernelPool
 
@@ -288,6 +290,128 @@ def test_a_zygote_that_died_is_replaced(tmp_path, pool_of):
     src = notebook(tmp_path / "pid.ipynb", "import os, json; print(json.dumps({'parent': os.getppid()}))")
     assert facts(execute(src, pool))["parent"] not in (first, os.getpid())
     assert pool.zygote.pid != first
+
+
+# -- the output notebook's writes ------------------------------------------------------------------------
+
+class KeptWrites:
+    """A papermill I/O handler (papermill's extension point for where notebooks go) that keeps every
+    write of an output notebook in memory, in order, by path."""
+
+    SCHEME = "bp-test-writes://"
+    written: dict[str, list[dict]] = {}
+
+    @classmethod
+    def write(cls, buf, path):
+        cls.written.setdefault(path, []).append(json.loads(buf))
+
+    @classmethod
+    def read(cls, path):
+        return json.dumps(cls.written[path][-1])
+
+    @classmethod
+    def listdir(cls, path):
+        return sorted(cls.written)
+
+    @classmethod
+    def pretty_path(cls, path):
+        return path
+
+
+papermill_io.register(KeptWrites.SCHEME, KeptWrites)
+
+
+class Ticks:
+    """The throttle's clock: `step` seconds later at each reading, the first at 0. At reading
+    `interrupt_at` it raises Interrupted instead: a signal arriving while the cells run."""
+
+    def __init__(self, step: float, interrupt_at: int | None = None):
+        self.step, self.interrupt_at, self.readings = step, interrupt_at, 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        if self.readings == self.interrupt_at:
+            raise Interrupted("SIGTERM")
+        return (self.readings - 1) * self.step
+
+
+def writes_of(tmp_path, src: Path, pool: KernelPool, clock: Ticks) -> tuple[list[dict], object]:
+    """The writes of `src`'s output notebook, and how its execution ended (a notebook or an exception)."""
+    out = f"{KeptWrites.SCHEME}{tmp_path}/{src.stem}-out.ipynb"
+    try:
+        ended = execute_to(src, out, pool, save_clock=clock)
+    except (Exception, Interrupted) as exc:  # noqa: BLE001 (the test looks at what it was)
+        ended = exc
+    return KeptWrites.written.get(out, []), ended
+
+
+def execute_to(src: Path, out: str, pool: KernelPool, **kwargs):
+    return pm.execute_notebook(str(src), out, engine_name=ENGINE_NAME, kernel_pool=pool, kernel_name="python3",
+                               progress_bar=False, **kwargs)
+
+
+def outputs(nb: dict) -> list[list[str]]:
+    """Each cell's outputs: a stream's text, an error's name."""
+    return [["".join(o["text"]) if "text" in o else o.get("ename", "") for o in cell.get("outputs", [])]
+            for cell in nb["cells"]]
+
+
+def test_the_output_notebook_is_written_at_start_and_end_and_once_a_second_between(tmp_path, pool_of):
+    src = notebook(tmp_path / "six.ipynb", *[f"print({i})" for i in range(6)])
+    writes, ended = writes_of(tmp_path, src, pool_of(size=1), Ticks(0.25))
+    assert not isinstance(ended, BaseException), ended
+    # papermill's own write at the start; then 12 cell starts and ends, 0.25 s apart: one write a second
+    # (at 1, 2 and 3 s), not twelve; papermill's own at the end, and its last (execute_notebook's).
+    assert len(writes) == 1 + 3 + 1 + 1
+    assert outputs(writes[0]) == [[]] * 6 and writes[0]["metadata"]["papermill"]["end_time"] is None
+    assert [sum(map(bool, outputs(nb))) for nb in writes[1:4]] == [2, 4, 6]  # progress reaches the disk
+    assert outputs(writes[4]) == [[f"{i}\n"] for i in range(6)] and writes[4]["metadata"]["papermill"]["end_time"]
+
+
+def test_the_output_notebook_is_written_when_a_cell_raises(tmp_path, pool_of):
+    src = notebook(tmp_path / "raises.ipynb", "print('before')", "1 / 0", "print('never')")
+    writes, ended = writes_of(tmp_path, src, pool_of(size=1), Ticks(0.1))  # never a second between two saves
+    assert isinstance(ended, pm.PapermillExecutionError) and ended.ename == "ZeroDivisionError"
+    # The start; the cell that raised, at once; the end; papermill's error marker.
+    assert len(writes) == 4
+    assert outputs(writes[1]) == [["before\n"], ["ZeroDivisionError"], []]
+    assert writes[1]["metadata"]["papermill"]["exception"] is True and writes[2]["metadata"]["papermill"]["end_time"]
+
+
+def test_the_output_notebook_is_written_when_the_run_is_interrupted(tmp_path, pool_of):
+    src = notebook(tmp_path / "stopped.ipynb", "import os; print(os.getpid())", "print('second')", "print('third')")
+    pool = pool_of(size=1)
+    # Readings: 1 at install, 2 and 3 the first cell's start and end, 4 the second cell's start.
+    writes, ended = writes_of(tmp_path, src, pool, Ticks(0.1, interrupt_at=4))
+    assert isinstance(ended, Interrupted)
+    assert len(writes) == 2  # the start, and papermill's own at the end although interrupted
+    [[pid], *rest] = outputs(writes[-1])
+    assert rest == [[], []] and writes[-1]["metadata"]["papermill"]["end_time"]
+    assert not survivors([int(pid)]), "the interrupted notebook's kernel outlived it"
+
+
+def test_the_engine_copies_nothing_of_papermill_but_the_option_mapping_which_matches_it():
+    """KernelPoolEngine overrides only papermill's engine hook; the one copied part (nbclient_options)
+    is the installed papermill's NBClientEngine.execute_managed_notebook but its last line."""
+    import ast
+    import inspect
+
+    from papermill.engines import NBClientEngine
+
+    from helpers.run.kernels.engine import KernelPoolEngine, nbclient_options
+
+    def statements(function) -> list[ast.stmt]:
+        body = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0].body
+        has_docstring = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+        return body[1:] if has_docstring else body
+
+    theirs, ours = statements(NBClientEngine.execute_managed_notebook), statements(nbclient_options)
+    assert ast.unparse(theirs[-1]) == "return PapermillNotebookClient(nb_man, **final_kwargs).execute()"
+    assert ast.unparse(ours[-1]) == "return final_kwargs"
+    assert [ast.dump(s) for s in ours[:-1]] == [ast.dump(s) for s in theirs[:-1]], "papermill's mapping changed"
+    their_options = list(inspect.signature(NBClientEngine.execute_managed_notebook).parameters.values())[1:]
+    assert list(inspect.signature(nbclient_options).parameters.values()) == their_options  # nb_man aside
+    assert {"execute_notebook", "execute_managed_notebook"} & set(vars(KernelPoolEngine)) == {"execute_managed_notebook"}
 
 
 # -- interruptions: no kernel survives -------------------------------------------------------------------

@@ -18,8 +18,10 @@ from unittest import mock
 import pytest
 
 from emulator import EmulatorServer
+from helpers.run.execute import run_notebook
 from helpers.run.record import verify
-from helpers.run.runner import RunOptions, run
+from helpers.run.runner import Collaborators, RunOptions, run
+from helpers.run.summary import write_json
 from helpers.safety.scrub import Scanner
 from tests.support import (
     BAD_SEEDS,
@@ -96,23 +98,19 @@ def signal_self(signum):
     os.kill(os.getpid(), signum)
 
 
-def test_a_second_signal_while_the_record_is_written_is_noted_and_the_record_completes(tmp_path, monkeypatch):
-    import helpers.run.runner as runner
-
-    real_execute, real_write_json = runner._execute, runner.write_json
-
-    def execute(pm, step_id, *args, **kwargs):
-        if step_id == "01_grant_privilege":
+def test_a_second_signal_while_the_record_is_written_is_noted_and_the_record_completes(tmp_path):
+    def execute(**step):
+        if step["step_id"] == "01_grant_privilege":
             signal_self(signal.SIGTERM)  # the run stops here
-        return real_execute(pm, step_id, *args, **kwargs)
+        return run_notebook(**step)
 
-    def write_json(path, data):
+    def write_summary_json(path, data):
         signal_self(signal.SIGTERM)  # and again while summary.json is written
-        return real_write_json(path, data)
+        return write_json(path, data)
 
-    monkeypatch.setattr(runner, "_execute", execute)
-    monkeypatch.setattr(runner, "write_json", write_json)
-    outcome, printed = go(tmp_path, write_params(tmp_path, practice_mode=True), emulator=True, only=["0,1,2"])
+    using = Collaborators(execute_notebook=execute, write_summary_json=write_summary_json)
+    outcome, printed = go(tmp_path, write_params(tmp_path, practice_mode=True), emulator=True, only=["0,1,2"],
+                          collaborators=using)
     assert outcome.exit_code == 5 and "Traceback" not in printed
     assert [s["result"]["status"] for s in outcome.summary["steps"]] == ["ok", "interrupted", "skipped"]
     assert json.loads((outcome.run_dir / "summary.json").read_text())["interrupted"] == "SIGTERM"
@@ -122,18 +120,14 @@ def test_a_second_signal_while_the_record_is_written_is_noted_and_the_record_com
     assert (row["exit_code"], row["01_grant_privilege"], row["02_define_user"]) == ("5", "interrupted", "skipped")
 
 
-def test_a_first_signal_while_the_record_is_written_does_not_cut_it_short(tmp_path, monkeypatch):
+def test_a_first_signal_while_the_record_is_written_does_not_cut_it_short(tmp_path):
     """Once the steps are done a signal is noted, never raised: the record is completed as it stands."""
-    import helpers.run.runner as runner
-
-    real_write_json = runner.write_json
-
-    def write_json(path, data):
+    def write_summary_json(path, data):
         signal_self(signal.SIGHUP)
-        return real_write_json(path, data)
+        return write_json(path, data)
 
-    monkeypatch.setattr(runner, "write_json", write_json)
-    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"])
+    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"],
+                          collaborators=Collaborators(write_summary_json=write_summary_json))
     assert outcome.exit_code == 0 and "Traceback" not in printed
     assert {"summary.json", "summary.html", "manifest.json"} <= {p.name for p in outcome.run_dir.iterdir()}
     assert verify(outcome.run_dir.parent) == [] and list((tmp_path / "private").iterdir()) == []
@@ -308,14 +302,14 @@ def test_a_tenant_echoing_the_credential_leaves_no_trace_in_any_artifact(tmp_pat
         assert outcome.summary["secret_scan"] == "clean", outcome.summary["secret_scan"]
 
 
-def test_no_traceback_for_an_unexpected_error(tmp_path, monkeypatch):
-    def boom(*args, **kwargs):
+def test_no_traceback_for_an_unexpected_error(tmp_path):
+    def boom(seed):  # the embedded emulator fails in a way nobody foresaw, naming a secret
         raise RuntimeError(f"boom {CANARY_API}")
 
-    monkeypatch.setattr("helpers.run.runner.select_steps", boom)
     with mock.patch.dict(os.environ, {"BP_API_SECRET": CANARY_API}):
         out = io.StringIO()
-        outcome = run(RunOptions(params_path=write_params(tmp_path), out_dir=tmp_path / "o"), out)
+        outcome = run(RunOptions(params_path=write_params(tmp_path), emulator=True, out_dir=tmp_path / "o",
+                                 collaborators=Collaborators(start_emulator=boom)), out)
     assert outcome.exit_code == 1
     assert out.getvalue().startswith("error: unexpected RuntimeError: boom ") and CANARY_API not in out.getvalue()
 
@@ -364,15 +358,15 @@ def test_kernels_that_cannot_start_fail_the_run_in_one_line(tmp_path):
     assert "Traceback" not in fleet.stdout + fleet.stderr and "interrupted" not in fleet.stdout
 
 
-def test_a_record_problem_found_late_is_the_exit_code_of_the_history_row(tmp_path, monkeypatch):
+def test_a_record_problem_found_late_is_the_exit_code_of_the_history_row(tmp_path):
     """The manifest is written after summary.json: its failure still makes the history row say exit 1."""
     import errno
 
     def full(run_dir):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("helpers.run.runner.write_manifest", full)
-    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"])
+    outcome, printed = go(tmp_path, write_params(tmp_path, admin_user=""), emulator=True, only=["0"],
+                          collaborators=Collaborators(write_manifest=full))
     assert outcome.exit_code == 1 and "manifest.json: No space left on device" in printed
     with (outcome.run_dir.parent / "history.csv").open(newline="") as history:
         row = list(csv.DictReader(history))[-1]

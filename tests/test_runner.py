@@ -16,8 +16,8 @@ import pytest
 
 from emulator import EmulatorServer
 from helpers.run.record import verify
-from helpers.run.runner import RunOptions, run, tenant_folder
-from helpers.safety.scrub import Scrubber
+from helpers.run.runner import Collaborators, RunOptions, run, tenant_folder
+from helpers.safety.scrub import Scrubber, scrub_and_scan
 from helpers.safety.secrets import write_private_json
 from tests.support import (
     CANARY_ADMIN,
@@ -194,16 +194,25 @@ def test_second_run_for_the_same_tenant_exits_4_at_once(tmp_path):
     assert [p.name for p in tenant_dir.iterdir()] == [".run.lock"]
 
 
-def test_a_secret_that_survives_scrubbing_fails_the_run_and_names_the_file(tmp_path, seeded_emulator, monkeypatch):
+class MissesEverything(Scrubber):
+    """A scrubber that leaves every file as it is."""
+
+    def file(self, path):
+        return None
+
+
+def test_a_secret_that_survives_scrubbing_fails_the_run_and_names_the_file(tmp_path, seeded_emulator):
     env = {"BP_EMULATOR_URL": seeded_emulator.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": CANARY_API}
     # Simulate a leak path the runbook does not have: a secret inside a parameter, and a scrubber
     # that misses everything. The scan must still catch it.
-    monkeypatch.setattr(Scrubber, "file", lambda self, path: None)
-    monkeypatch.setattr("helpers.run.runner.refuse_secret_values", lambda params, secrets: None)
+    using = Collaborators(refuse_secret_values=lambda params, secrets: None,
+                          scrub_and_scan=lambda paths, secrets: scrub_and_scan(paths, secrets,
+                                                                               scrubber=MissesEverything(secrets)))
     with mock.patch.dict(os.environ, env):
         # The secret cut in three (no part token-shaped, so the parameter checks let it through).
         pieces = f"oops {CANARY_API[:20]}-{CANARY_API[20:40]}-{CANARY_API[40:]}"
-        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_message=pieces, smoke_test=True), only=["6"])
+        outcome, printed = go(tmp_path, write_params(tmp_path, smoke_message=pieces, smoke_test=True), only=["6"],
+                              collaborators=using)
     assert outcome.exit_code == 1
     assert re.search(r"error: secret scan: part of a known secret survived in "
                      r".*06_smoke_test\.ipynb; the file was withheld", printed)

@@ -36,21 +36,13 @@ from typing import TextIO
 
 from helpers.errors import ParameterError
 from helpers.notebook.report import COLOURS
+from helpers.run.execute import WARMUP
+from helpers.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MEANINGS
 from helpers.run.interrupt import Interrupted, SignalGuard
-from helpers.run.runner import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    WARMUP,
-    Printer,
-    RunOptions,
-    RunOutcome,
-    describe_os_error,
-    patched_environ,
-    run,
-    start_emulator,
-)
-from helpers.run.summary import EXIT_MEANINGS
+from helpers.run.logs import Printer, describe_os_error
+from helpers.run.options import RunOptions, RunOutcome
+from helpers.run.prepare import patched_environ, start_emulator
+from helpers.run.runner import run
 from helpers.safety.secrets import SECRET_ENV, secret_variables
 from helpers.steps import STEPS
 from helpers.steps.params import EMULATOR, EMULATOR_URL_ENV, load
@@ -111,7 +103,7 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
     """`python -m helpers.run.fleet --worker`: a warm kernel pool, then one tenant after the other as the
     fleet hands them out on stdin (one JSON object a line); lines and outcomes go back on stdout."""
     from helpers.run.kernels.pool import KernelPool
-    from helpers.run.runner import quiet_event_loop_noise
+    from helpers.run.logs import quiet_event_loop_noise
 
     quiet_event_loop_noise()
 
@@ -186,7 +178,7 @@ def _run_fleet(options, given, jobs, printer, guard) -> FleetOutcome:
         if any(load(p).tenant_url != EMULATOR for p in scopes):
             raise ParameterError("tenant_url", "is not 'emulator' in every file but --emulator was given",
                                  "set tenant_url: emulator in each file, or drop --emulator")
-        emulator = start_emulator(options.emulator_seed, printer)
+        emulator = start_emulator(options.emulator_seed, printer, options.collaborators.start_emulator)
     started = time.time()
     outcomes: dict[str, RunOutcome] = {}
     worker_output: list[str] = []

@@ -15,10 +15,6 @@ from helpers import __version__
 from helpers.notebook.report import COLOURS, format_value
 from helpers.steps import STEPS
 
-EXIT_MEANINGS = {0: "all steps ok, changed or skipped", 1: "a step failed (or the record could not be completed)",
-                 2: "a person must act (action-required)", 3: "bad parameters or missing secrets: no step ran",
-                 4: "another run for this tenant holds the lock: nothing was done",
-                 5: "interrupted by a signal (SIGTERM, SIGINT or SIGHUP): the record covers what ran"}
 PACKAGES = ("papermill", "nbclient", "nbformat", "ipykernel", "ipywidgets", "requests", "pandas", "Flask", "phonenumbers")
 
 

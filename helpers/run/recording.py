@@ -1,0 +1,105 @@
+"""The last stage of a run: the record, however the steps ended.
+
+Every file is scrubbed and scanned (a file where a secret survived is withheld), then summary.json and
+summary.html, the manifest and the tenant's history row are written. A part that cannot be written (a
+full disk, a folder removed) is noted and the others are still written. The exit code is decided by
+helpers.run.exit_codes from the steps' statuses, the interruption, the scan's leaks and the record's
+problems: the history row carries the exit code the run ends with.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from helpers.run.execute import Executed, entry
+from helpers.run.exit_codes import EXIT_MEANINGS, exit_code, exit_meaning
+from helpers.run.logs import Printer, describe_os_error
+from helpers.run.options import RunOutcome
+from helpers.run.prepare import Prepared
+from helpers.run.record import HISTORY
+from helpers.run.summary import HISTORY_FIELDS, history_row, versions, who
+from helpers.safety.scrub import Scrubber
+from helpers.steps import sends
+from helpers.steps.results import FAILED
+
+
+class Problems(list):
+    """What could not be written, one line each."""
+
+    def guarded(self, what: str, write):
+        """Write one part of the record; a storage failure is noted and the other parts still written."""
+        try:
+            return write()
+        except OSError as exc:
+            self.append(f"{what}: {describe_os_error(exc)}")
+        except ValueError as exc:  # e.g. a notebook cut short by a full disk is not JSON
+            self.append(f"{what}: unreadable ({type(exc).__name__})")
+        return None
+
+
+def every_step(run: Prepared, done: Executed) -> list[dict]:
+    """An entry for every chosen step: a run never looks ok by having none."""
+    entries = list(done.entries)
+    ran = {e["result"]["step"] for e in entries}
+    missing = [step_id for step_id in run.steps if step_id not in ran]
+    if missing and done.interrupted:
+        entries += [entry(step_id, f"not run: the run was interrupted by {done.interrupted}") for step_id in missing]
+    elif missing:
+        why = done.unexpected or "the run ended before this step"
+        entries.append(entry(missing[0], f"not run: {Scrubber(done.secrets).text(why)[:300]}", FAILED))
+        entries += [entry(step_id, f"not run: {missing[0]} could not run") for step_id in missing[1:]]
+    return entries
+
+
+def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
+    using, run_dir, secrets = run.options.collaborators, run.run_dir, done.secrets
+    entries = every_step(run, done)
+    printer.know(secrets)
+    problems = Problems()
+    if done.log_failure is not None:
+        problems.append(f"run.log: {describe_os_error(done.log_failure)}")
+    leaks = problems.guarded("scrub", lambda: using.scrub_and_scan(
+        sorted(run_dir.glob("*.ipynb")) + [p for p in [run_dir / "run.log"] if p.exists()], secrets))
+    if leaks is None:  # the scrub itself could not run: nothing may be called clean
+        leaks = {"(the run's files)": ["not scrubbed"]}
+    statuses = [e["result"]["status"] for e in entries]
+
+    def verdict() -> dict:
+        code = exit_code(statuses, done.interrupted, leaks, problems)
+        return {"exit_code": code, "exit_meaning": exit_meaning(code, leaks), "secret_scan": dict(leaks) or "clean"}
+
+    pending = sends.read(run.ledger) if run.ledger.exists() else None
+    summary = {
+        "run_id": run_dir.name, "tenant": run.params.effective_scope,
+        "target": {"address": run.params.base_url, "emulator": run.emulator},
+        "started_at": datetime.fromtimestamp(run.started, UTC).isoformat(timespec="seconds"),
+        "duration_s": round(using.clock() - run.started, 2), "exit_code": None, "exit_meaning": None,
+        "interrupted": done.interrupted, "parameters": run.params.public(), "steps": entries, "versions": versions(),
+        "run_by": who(), "pending_send": sends.describe(pending) if pending else None,
+        "report": str(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
+    }
+    # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
+    summary = Scrubber(secrets).data(summary) | verdict()
+    problems.guarded("summary.json", lambda: using.write_summary_json(run_dir / "summary.json", summary))
+    problems.guarded("summary.html", lambda: using.write_summary_html(run_dir / "summary.html", summary))
+    leaks.update(problems.guarded("scan of the summaries", lambda: using.scrub_and_scan(
+        [p for p in (run_dir / "summary.json", run_dir / "summary.html") if p.exists()], secrets)) or {})
+    manifest = problems.guarded("manifest.json", lambda: using.write_manifest(run_dir))
+    summary.update(verdict())  # the history row says what the run exits with
+    row = history_row(summary) | {"manifest_sha256": manifest or ""}
+    chained = problems.guarded(HISTORY, lambda: using.append_history(run.tenant_dir / HISTORY, row, HISTORY_FIELDS))
+    summary.update(verdict())
+
+    for name, kinds in leaks.items():
+        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}; the file was withheld")
+    if done.unexpected:
+        printer.say(f"error: {done.unexpected[:300]} (recorded as a failed step)")
+    if done.interrupted:
+        printer.say(f"Interrupted by {done.interrupted}: the steps not run are recorded as skipped.")
+    if problems:
+        printer.say(f"error: the run record in {run_dir} is incomplete: {'; '.join(problems)}")
+    printer.say(f"Exit {summary['exit_code']}: {EXIT_MEANINGS[summary['exit_code']]}")
+    printer.say(f"Report: {run_dir / 'summary.html'}")
+    if chained:  # the first 16 of 64 hex digits: enough to compare with a copy kept elsewhere
+        printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {run.tenant_dir})")
+    return RunOutcome(summary["exit_code"], run_dir, summary)
