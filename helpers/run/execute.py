@@ -25,7 +25,7 @@ from helpers.notebook.report import read_results
 from helpers.run.interrupt import Interrupted, SignalGuard, held_signals
 from helpers.run.logs import Printer, run_log
 from helpers.safety.secrets import HANDOFF_ENV, SECRET_ENV, read_handoff, secret_variables, write_private_json
-from helpers.steps import STEPS, sends
+from helpers.steps import STEPS, findings, sends
 from helpers.steps.context import RUN_CONTEXT_ENV
 from helpers.steps.params import EMULATOR_URL_ENV, RunbookParams
 from helpers.steps.results import FAILED, INTERRUPTED, SKIPPED, StepResult
@@ -191,9 +191,10 @@ class Steps:
         return None
 
     def _write_context(self) -> None:
-        # Later steps read what earlier ones concluded (statuses only: no secret, no evidence).
-        self.context.write_text(json.dumps({"steps": {e["result"]["step"]: {"status": e["result"]["status"]}
-                                                      for e in self.done.entries}}), encoding="utf-8")
+        # Later steps read what earlier ones concluded and observed: statuses and shared findings only
+        # (helpers.steps.findings: answers and verdicts, never a secret or a token).
+        self.context.write_text(json.dumps(findings.run_context([e["result"] for e in self.done.entries])),
+                                encoding="utf-8")
 
     def _interrupted(self, step_id: str, signame: str) -> None:
         notebook = self.run.run_dir / STEPS[step_id].notebook

@@ -19,7 +19,7 @@ from helpers.run.prepare import Prepared
 from helpers.run.record import HISTORY
 from helpers.run.summary import HISTORY_FIELDS, history_row, versions, who
 from helpers.safety.scrub import Scrubber
-from helpers.steps import sends
+from helpers.steps import findings, sends
 from helpers.steps.results import FAILED
 
 
@@ -53,7 +53,7 @@ def every_step(run: Prepared, done: Executed) -> list[dict]:
 
 def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     using, run_dir, secrets = run.options.collaborators, run.run_dir, done.secrets
-    entries = every_step(run, done)
+    entries = findings.mark_verified_later(every_step(run, done))
     printer.know(secrets)
     problems = Problems()
     if done.log_failure is not None:

@@ -47,6 +47,9 @@ def write_html(path: Path, summary: dict) -> None:
         colour = COLOURS.get(r["status"], "#000")
         link = (f"<a href='{html.escape(entry['notebook'])}'>{html.escape(entry['notebook'])}</a>"
                 if entry.get("notebook") else "(not run)")
+        later = entry.get("verified_later")
+        if later:  # a later step proved what this one could not yet
+            r = {**r, "summary": f"{r['summary']} [verified later by step {later['by'][:2]}: {later['evidence']}]"}
         rows.append(f"<tr><td>{html.escape(r['step'])}</td><td>{html.escape(r['title'])}</td>"
                     f"<td style='background:{colour};color:white;font-weight:bold;white-space:nowrap'>{html.escape(r['status'])}</td>"
                     f"<td>{html.escape(r['summary'])}</td><td style='white-space:nowrap'>{entry['seconds']:.1f} s</td><td>{link}</td></tr>")

@@ -86,3 +86,17 @@ def read_run(path: str) -> dict[str, dict] | None:
         return None
     steps = data.get("steps") if isinstance(data, dict) else None
     return {k: v for k, v in steps.items() if isinstance(v, dict)} if isinstance(steps, dict) else None
+
+
+def mark_verified_later(entries: list[dict]) -> list[dict]:
+    """The run's record: a step a later step verified (its result's observed["verifies"]: {step id:
+    evidence}) and that ended neither ok nor changed gets entry["verified_later"] = {"by", "evidence"}:
+    step 01 that could not verify before step 03 had the secret, proven by step 04's token."""
+    by_step = {e["result"]["step"]: e for e in entries}
+    for entry in entries:
+        verifies = (entry["result"].get("observed") or {}).get("verifies") or {}
+        for step, evidence in verifies.items():
+            target = by_step.get(step)
+            if target is not None and target["result"]["status"] not in ("ok", "changed"):
+                target["verified_later"] = {"by": entry["result"]["step"], "evidence": str(evidence)}
+    return entries
