@@ -236,3 +236,35 @@ def test_a_malformed_get_message_answer_is_read_again(ready, console):
     r = run("06_smoke_test", ready, smoke_test=True)
     assert r.status == "ok", r.summary
     assert any("answered HTTP 200" in n and "read again" in n for n in r.notes)
+
+
+def refresh_gets(console, body: str, passes: int) -> None:
+    """The next `passes` token requests are answered normally, the one after that with `body`."""
+    console.fault(kind="latency", seconds=0, path_prefix=TOKEN, method="POST", count=passes)
+    console.fault(kind="answer", status=200, body=body, path_prefix=TOKEN, method="POST", count=1)
+
+
+def test_get_user_answered_by_a_broken_token_refresh_blames_the_token_request(ready, console):
+    refresh_gets(console, "null", passes=2)  # the admin's token, the request without credentials
+    console.fault(kind="status", status=401, method="GET", path_prefix=f"/configapi/v2/user/{API_USER}", count=1)
+    r = run("02_define_user", ready)
+    assert r.summary == ("could not verify: the admin's token request (made for Get User of 'api.sms') answered HTTP "
+                         "200: the token answer has no access_token"), r.summary
+
+
+def test_a_probe_answered_by_a_broken_token_refresh_blames_the_token_request(ready, console):
+    refresh_gets(console, '{"access_tok', passes=2)  # the API user's token, the request without credentials
+    console.fault(kind="status", status=401, method="GET", path_prefix=PROBE, count=1)
+    r = run("01_grant_privilege", ready)
+    assert r.summary == ("could not verify: the token request (made for the probe) answered HTTP 200: the answer is "
+                         "not JSON"), r.summary
+
+
+def test_a_send_answered_by_a_broken_token_refresh_sent_nothing(ready, console):
+    refresh_gets(console, "null", passes=1)  # the API user's token before the send
+    console.fault(kind="status", status=401, method="POST", path_prefix="/clientweb/smsapi/v1/Messages", count=1)
+    r = run("06_smoke_test", ready, smoke_test=True)
+    assert (r.status, r.summary) == ("failed", "no token for 'api.sms': the token request answered HTTP 200 (the token "
+                                               "answer has no access_token); Send Message was not processed, nothing "
+                                               "was sent")
+    assert sent(console) == [] and not list(Path(ready["BP_RUNBOOK_PENDING_SENDS"]).glob("*.json"))

@@ -150,8 +150,7 @@ def probe_sms_api(client: BrightPatternClient) -> Probe:
         response = client.session.request("GET", path)
     except ApiError as exc:
         if exc.path == TOKEN_PATH:  # the token request (a refresh after 401) got this answer, not the probe
-            return Probe(UNVERIFIED, exc.answer, f"the token request answered while probing: {exc.detail}",
-                         exc.content_type, request="the token request")
+            return Probe(UNVERIFIED, exc.answer, exc.detail, exc.content_type, request="the token request")
         return _probe_error(exc)
     content_type = ApiError("", method="GET", path=path, content_type=response.headers.get("Content-Type")).content_type
     answer = f"HTTP {response.status_code}"

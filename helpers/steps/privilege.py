@@ -136,5 +136,9 @@ def finish_not_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe, *, defe
         return r.finish(ACTION_REQUIRED, f"the token endpoint issued a token, but the SMS/MMS API rejects it "
                                          f"({probe.said})")
     r.evidence["SMS/MMS API probe"] = f"no verdict: {probe.said}"
+    if probe.request != "Get Message of a made-up id":  # the token request got the answer: the probe got none
+        return instructions.finish_unverified(r, f"{probe.request} answered {probe.said}",
+                                              f"could not verify: {probe.request} (made for the probe) answered "
+                                              f"{probe.said}")
     return instructions.finish_unverified(r, f"the SMS/MMS API answered {probe.said}",
                                           f"could not verify: the SMS/MMS API answered the probe with {probe.said}")

@@ -134,7 +134,8 @@ def _resolve_pending(ctx: StepContext, r: StepResult, client, ledger) -> StepRes
             if not p.resend_unconfirmed:
                 r.actions = [f"Check {CARRIER_USAGE} or the handset {pending.get('to')}.",
                              "Then re-run with --resend-unconfirmed (resend_unconfirmed = True) to send a new text."]
-                return r.finish(FAILED, f"an earlier text (sid {pending['sid']}) could not be looked up: Get Message "
+                return r.finish(FAILED, f"an earlier text (sid {pending['sid']}) could not be looked up: "
+                                        f"{asked(exc, 'Get Message')} "
                                         f"answered {exc.answer}; nothing new was sent")
             r.notes.append(f"The earlier text (sid {pending['sid']}) could not be looked up ({exc.answer}); "
                            "sending again as resend_unconfirmed asks.")
