@@ -268,3 +268,14 @@ def test_a_send_answered_by_a_broken_token_refresh_sent_nothing(ready, console):
                                                "answer has no access_token); Send Message was not processed, nothing "
                                                "was sent")
     assert sent(console) == [] and not list(Path(ready["BP_RUNBOOK_PENDING_SENDS"]).glob("*.json"))
+
+
+def test_in_one_run_an_accepted_then_refused_token_names_both_answers(ready, console, tmp_path):
+    r01 = run("01_grant_privilege", ready)
+    assert r01.status == "ok"
+    console.fault(kind="answer", status=403, body={"error": "refused"}, path_prefix=PROBE, count=2)
+    r04 = run("04_access_token", as_run(tmp_path, ready, r01))
+    assert r04.status == "action-required"
+    assert r04.summary.endswith("; yet step 01 of this run found the token accepted (HTTP 404 (application/json) to "
+                                "Get Message of a made-up id): the tenant's answers contradict each other")
+    assert r04.summary.startswith("the SMS/MMS API refuses the API user's token (HTTP 403)")

@@ -117,6 +117,20 @@ def finish_not_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe, *, defe
         return instructions.finish_unverified(r, f"the token request answered {check.said}",
                                               f"could not verify: the token request for '{p.api_user}' answered {check.said}")
     r.evidence["token request"] = f"a {check.token.token_type} token was issued to '{p.api_user}'"
+    if probe.verdict in (NO_PRIVILEGE, TOKEN_REFUSED):
+        return _name_earlier_acceptance(ctx, _refused(ctx, r, tp))
+    r.evidence["SMS/MMS API probe"] = f"no verdict: {probe.said}"
+    if probe.request != "Get Message of a made-up id":  # the token request got the answer: the probe got none
+        return instructions.finish_unverified(r, f"{probe.request} answered {probe.said}",
+                                              f"could not verify: {probe.request} (made for the probe) answered "
+                                              f"{probe.said}")
+    return instructions.finish_unverified(r, f"the SMS/MMS API answered {probe.said}",
+                                          f"could not verify: the SMS/MMS API answered the probe with {probe.said}")
+
+
+def _refused(ctx: StepContext, r: StepResult, tp: TokenProbe) -> StepResult:
+    """The SMS/MMS API refused the freshly issued token: 403 (no privilege) or 401 (token rejected)."""
+    p, probe = ctx.params, tp.probe
     if probe.verdict == NO_PRIVILEGE:
         r.evidence["SMS/MMS API probe"] = f"refused: {probe.said}"
         r.actions = instructions.grant_privilege(p)
@@ -135,10 +149,19 @@ def finish_not_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe, *, defe
         r.actions = instructions.sms_api_refuses_token(p)
         return r.finish(ACTION_REQUIRED, f"the token endpoint issued a token, but the SMS/MMS API rejects it "
                                          f"({probe.said})")
-    r.evidence["SMS/MMS API probe"] = f"no verdict: {probe.said}"
-    if probe.request != "Get Message of a made-up id":  # the token request got the answer: the probe got none
-        return instructions.finish_unverified(r, f"{probe.request} answered {probe.said}",
-                                              f"could not verify: {probe.request} (made for the probe) answered "
-                                              f"{probe.said}")
-    return instructions.finish_unverified(r, f"the SMS/MMS API answered {probe.said}",
-                                          f"could not verify: the SMS/MMS API answered the probe with {probe.said}")
+    raise AssertionError("only a refusal comes here")
+
+
+def _name_earlier_acceptance(ctx: StepContext, r: StepResult) -> StepResult:
+    """A refusal after an acceptance earlier in the same run: the two answers contradict each other,
+    and the result names both."""
+    found = ctx.findings(findings.PROBE)
+    if ctx.session()[0] != "run" or not found or found[-1][1]["verdict"] != ACCEPTED:
+        return r
+    step, earlier = found[-1]
+    r.evidence[f"step {step[:2]}'s probe"] = f"accepted: {earlier['answer']}"
+    r.actions = r.actions + ["If nothing changed in between, the tenant's answers contradict each other: re-run the "
+                             "runbook, and if they keep disagreeing send summary.html to your service provider."]
+    r.summary = (f"{r.summary}; yet step {step[:2]} of this run found the token accepted ({earlier['answer']}): the "
+                 "tenant's answers contradict each other")
+    return r
