@@ -331,7 +331,7 @@ def test_a_run_stopped_while_a_text_is_being_sent_blocks_the_next_text(tmp_path)
                "--out", str(tmp_path / "outputs")]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         # The Send Message request has reached the emulator (its latency fault is taken): stop the run now.
-        settled(lambda: requests.get(f"{console}/faults", timeout=5).json() == [])
+        settled(lambda: requests.get(f"{console}/faults", timeout=5).json() == [], limit=120)
         proc.send_signal(signal.SIGTERM)
         printed, _ = proc.communicate(timeout=120)
         assert proc.returncode == 5, printed
