@@ -148,7 +148,8 @@ class Steps:
         from helpers.run.kernels.pool import KernelPool
 
         run, entries = self.run, self.done.entries
-        with run_log(run.run_dir / "run.log", self.options.log_level, run.secrets.known_values()) as self.log:
+        with run_log(run.run_dir / "run.log", self.options.log_level, run.secrets.known_values(),
+                     self.printer.gate) as self.log:
             log.info("run %s: tenant %s, steps %s, parameters file %s", run.run_dir.name, run.params.effective_scope,
                      ", ".join(run.steps), self.options.params_path)
             try:

@@ -243,6 +243,8 @@ def prepared(options, printer: Printer):
     with target(options, printer, using.start_emulator):
         secrets = secrets_for_run(params, using.refuse_secret_values)
         printer.know(secrets.known_values())
+        # A parameter value is never a secret (refused above): never redacted as a token-shaped string.
+        printer.gate.keep(str(v) for v in params.public().values() if isinstance(v, str))
         emulator = emulator_tenants(params.base_url) is not None
         tenant_dir = records_folder(Path(options.out_dir), tenant_folder(params, emulator))
         try:
