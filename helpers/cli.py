@@ -12,6 +12,7 @@ from helpers.run.exit_codes import EXIT_MEANINGS
 from helpers.run.runner import DEFAULT_OUT, OneLine, RunOptions, quiet_event_loop_noise, run
 from helpers.run.summary import history_table
 from helpers.safety.gate import Gate
+from helpers.safety.private import sweep
 from helpers.safety.secrets import handoff_path, secret_variables
 
 EXAMPLES = """examples:
@@ -117,6 +118,8 @@ def _verify(folder: str) -> int:
 
 def _main(args) -> int:
     if args.command == "forget":
+        for folder in sweep():
+            print(f"Deleted {folder}: a private folder left by a run that was killed.")
         path = handoff_path()
         if path.exists():
             path.unlink()

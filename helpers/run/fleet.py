@@ -44,6 +44,7 @@ from helpers.run.options import RunOptions, RunOutcome
 from helpers.run.prepare import patched_environ, start_emulator
 from helpers.run.runner import run
 from helpers.safety.gate import Gate
+from helpers.safety.private import sweep
 from helpers.safety.secrets import SECRET_ENV, secret_variables
 from helpers.steps import STEPS
 from helpers.steps.params import EMULATOR, EMULATOR_URL_ENV, load
@@ -124,8 +125,7 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
                 options = RunOptions(params_path=task["params"], kernel_pool=pool, **task["options"])
                 gate = Gate()
                 outcome = run(options, _Lines(send, task["tenant"]), gate)
-                # The summary leaves this process through the run's gate, which knows every secret of the
-                # tenant (the fleet does not): one where a secret survived is not handed over at all.
+                # Through the run's gate, which knows the tenant's secrets (the fleet does not), or not at all.
                 summary = gate.handed(outcome.summary, "summary for the fleet") if outcome.summary else None
                 code = max(outcome.exit_code, 1) if outcome.summary and summary is None else outcome.exit_code
                 send({"tenant": task["tenant"], "exit_code": code, "gated": sorted(gate.ledger),
@@ -140,8 +140,8 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
 
 def run_fleet(options: RunOptions, params: list[str | Path], jobs: int, out: TextIO,
               gate: Gate | None = None) -> FleetOutcome:
-    """One runbook per tenant, `jobs` at once. Never raises: the exit code says what happened. What the
-    fleet writes and prints passes `gate`; each tenant's run passes its worker's own gate."""
+    """One runbook per tenant, `jobs` at once. Never raises: the exit code says what happened. The fleet's
+    files and lines pass `gate`; each tenant's run its worker's own."""
     printer = Printer(out, gate)
     printer.know(list(secret_variables(os.environ).values()))  # every tenant's: workers' stray lines pass here
     guard = SignalGuard()
@@ -179,6 +179,7 @@ def _check(params: list[Path], jobs: int) -> dict[Path, str]:
 
 
 def _run_fleet(options, given, jobs, printer, guard) -> FleetOutcome:
+    sweep(options.private_root)  # what a hard-killed run left
     files = parameter_files(given)
     scopes = _check(files, jobs)
     emulator = None

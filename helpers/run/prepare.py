@@ -18,6 +18,7 @@ from pathlib import Path
 from helpers.errors import ParameterError
 from helpers.run.exit_codes import EXIT_FAILED, EXIT_LOCKED
 from helpers.run.logs import Printer, describe_os_error
+from helpers.safety.private import sweep
 from helpers.safety.secrets import MIN_SECRET_LENGTH, SECRET_ENV, SecretStore
 from helpers.steps import STEPS, sends
 from helpers.steps.params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load
@@ -237,6 +238,7 @@ def prepared(options, printer: Printer):
     """The whole stage: yields the Prepared run while the target runs and the tenant's lock is held.
     Raises ParameterError (exit 3) or NotStarted (exit 4, or 1 when no run folder can be made)."""
     using = options.collaborators
+    sweep(options.private_root)  # what a hard-killed run left (helpers/safety/private.py)
     check_options(options)
     steps = select_steps(options.only, options.from_step)
     params = parameters(options)
