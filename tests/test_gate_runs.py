@@ -6,10 +6,8 @@ file (the fleet summary included) and on no output stream."""
 from __future__ import annotations
 
 import io
-import os
 import uuid
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import requests
@@ -78,17 +76,19 @@ def test_a_fleet_at_info_leaves_no_trace_of_an_escaped_cut_admin_secret(tmp_path
             "kind": "answer", "status": 401, "body": body, "content_type": "text/plain", "count": 200,
             "path_prefix": "/configapi/v2/oauth/token"})
         params = fleet_folder(tmp_path, [t["scope"] for t in seed["tenants"]], practice_mode=False)
-        with mock.patch.dict(os.environ, {}):
-            done = cli(tmp_path, "run", "--params", str(params), "--jobs", "2", "--log-level", "INFO",
-                       "--out", str(tmp_path / "outputs"), "--only", "0,4",
-                       env={**env, "BP_EMULATOR_URL": server.url})
-    assert done.returncode in (1, 2, 3), done.stdout + done.stderr
+        runs = [cli(tmp_path, "run", "--params", *given, "--log-level", "INFO", "--out", str(tmp_path / "outputs"),
+                    "--only", "0,4", env={**env, "BP_EMULATOR_URL": server.url})
+                for given in ([str(params), "--jobs", "2"], [str(sorted(params.iterdir())[0])])]  # a fleet, one run
+    for done in runs:
+        assert done.returncode in (1, 2, 3), done.stdout + done.stderr
     files = [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
     assert any(p.name == "fleet-summary.json" for p in files) and any(p.name == "fleet-summary.html" for p in files)
+    assert any("invalid_client" in p.read_text(errors="replace") for p in files)  # the tenant's answer was recorded
     scanner = Scanner(secrets)
     for path in files:
         leaks = [k for k in scanner.leaks(path) if k != "token-shaped string"]  # digests by design
         assert leaks == [], path
-    for stream in (done.stdout, done.stderr):
-        assert scanner.text_leaks(stream) == []
-    assert "INFO" in done.stderr  # the terminal log did run at INFO
+    for done in runs:
+        for stream in (done.stdout, done.stderr):
+            assert scanner.text_leaks(stream) == []
+    assert "INFO" in runs[1].stderr  # the single run's terminal log did run at INFO
