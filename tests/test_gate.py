@@ -127,3 +127,20 @@ def ledger_covers(gate: Gate, out_dir: Path) -> list[str]:
     """Files under out_dir the gate did not let through (empty lock files hold nothing)."""
     return [str(p) for p in out_dir.rglob("*") if p.is_file() and str(p.resolve()) not in gate.ledger
             and not (p.name == ".run.lock" and p.stat().st_size == 0)]
+
+
+def test_the_fleet_summary_is_written_through_the_gate_and_withheld_when_a_secret_survived(tmp_path):
+    """fleet-summary.json and .html were never scanned: a piece the scrub cannot decide (next to an
+    escape no decoder can read) reached them whole although the tenant's own summary was withheld."""
+    from helpers.run.fleet import _write_summary
+    from helpers.run.logs import Printer
+    from helpers.run.options import RunOutcome
+
+    step = {"result": {"step": "04_access_token", "status": "failed", "actions": [],
+                       "summary": f"refused: {CANARY_ADMIN[:10]}\\ud800"}, "notebook": None}
+    out, gate = io.StringIO(), Gate([CANARY_ADMIN])
+    folder = _write_summary(tmp_path, {"acme": RunOutcome(1, tmp_path / "acme", {"steps": [step]})}, 1, 0.0, 1,
+                            Printer(out, gate))
+    assert json.loads((folder / "fleet-summary.json").read_text()) == {"withheld": WITHHELD}
+    assert (folder / "fleet-summary.html").read_text() == WITHHELD + "\n"
+    assert {str((folder / n).resolve()) for n in ("fleet-summary.json", "fleet-summary.html")} <= set(gate.ledger)
