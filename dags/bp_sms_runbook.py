@@ -9,11 +9,13 @@ so that scrub-then-scan, the per-tenant lock and the hash-chained record are exa
 command line. (A PapermillOperator per notebook would bypass all three, and papermill writes its
 parameters into the notebooks in plain text.)
 
-Secrets come from one Airflow Connection per tenant, `bp_runbook_<tenant key>` (the key is the
-parameter file's name without `.yaml`, lower case, other characters as `_`): `password` is the API
-secret of the parameter file's `admin_user` (`login`, when set, must name that user), extra
-`{"api_secret": "..."}` the API secret of `api_user`. They reach the runner only as the
-subprocess's BP_ADMIN_SECRET / BP_API_SECRET: never a DAG param, an XCom or a templated field.
+Secrets come from two Airflow Connections per tenant, each secret a Connection's `password` (the one
+field Airflow masks; its audit log keeps `extra` in clear): `bp_runbook_<tenant key>` (the key is the
+parameter file's name without `.yaml`, lower case, other characters as `_`) holds the API secret of
+the parameter file's `admin_user` (`login`, when set, must name that user), `bp_runbook_<tenant
+key>__api` the API secret of `api_user` (`login`, when set, must name it). A secret in a Connection's
+`extra` fails the task without retry. They reach the runner only as the subprocess's BP_ADMIN_SECRET /
+BP_API_SECRET: never a DAG param, an XCom or a templated field.
 
 Exit codes -> task states: 0 success; 2 success, the to-do list for people in the XCom; 4 skipped
 (another run holds the tenant's lock); 3 failed without retry (bad parameter file, missing
@@ -52,6 +54,8 @@ from airflow.sdk.log import mask_secret
 DAG_ID = "bp_sms_runbook"
 CONN_PREFIX = "bp_runbook_"
 SECRET_VARIABLES = {"admin": "BP_ADMIN_SECRET", "api": "BP_API_SECRET"}
+API_SUFFIX = "__api"  # the API user's Connection: bp_runbook_<key>__api (a tenant key never holds "__")
+EXTRA_SECRETS = ("api_secret", "secret", "password", "client_secret", "token")
 EXIT_MEANINGS = {0: "all steps ok, changed or skipped", 1: "a step failed (or the record could not be completed)",
                  2: "a person must act (action-required)", 3: "bad parameters or missing secrets: no step ran",
                  4: "another run for this tenant holds the lock: nothing was done",
@@ -88,39 +92,51 @@ def tenant_key(params_file: str | Path) -> str:
     return re.sub(r"[^a-z0-9_]", "_", Path(params_file).stem.lower())
 
 
-def conn_id(params_file: str | Path) -> str:
-    return CONN_PREFIX + tenant_key(params_file)
+def conn_id(params_file: str | Path, role: str = "admin") -> str:
+    """bp_runbook_<key> (the admin's secret) or bp_runbook_<key>__api (the API user's)."""
+    return CONN_PREFIX + tenant_key(params_file) + (API_SUFFIX if role == "api" else "")
 
 
 # ------------------------------------------------------------------------------- secrets
-def admin_user_of(params_file: Path) -> str | None:
-    """The parameter file's admin_user (the runner's default 'admin' when absent), or None when the
-    file cannot be read: the runner then says what is wrong with it (exit 3)."""
+def users_of(params_file: Path) -> dict[str, str] | None:
+    """{"admin": admin_user, "api": api_user} of the parameter file (the runner's defaults when absent),
+    or None when the file cannot be read: the runner then says what is wrong with it (exit 3)."""
     import yaml
 
     try:
         data = yaml.safe_load(params_file.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
         return None
-    return str(data.get("admin_user", "admin")) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return {"admin": str(data.get("admin_user", "admin")), "api": str(data.get("api_user", "api.sms"))}
 
 
 def connection_secrets(params_file: Path) -> dict[str, str]:
-    """{environment variable: secret} from the tenant's Connection; {} when it has none (a practice
-    tenant, or admin_user "" with guided steps: the runner says if a secret is missing)."""
-    cid = conn_id(params_file)
-    try:
-        conn = Connection.get(cid)
-    except AirflowNotFoundException:
-        return {}
-    admin_user = admin_user_of(params_file)
-    if conn.login and admin_user is not None and conn.login != admin_user:
-        raise AirflowFailException(f"Connection {cid}: its login '{conn.login}' is not the parameter file's admin_user "
-                                   f"'{admin_user}'. Fix: set the Connection's login to the admin_user whose API secret "
-                                   "is its password, or correct admin_user in the parameter file")
-    found = {SECRET_VARIABLES["admin"]: conn.password or "",
-             SECRET_VARIABLES["api"]: str(conn.extra_dejson.get("api_secret") or "")}
-    found = {name: value.strip() for name, value in found.items() if value and value.strip()}
+    """{environment variable: secret} from the tenant's two Connections, each secret its `password`;
+    {} for a role without one (a practice tenant, or admin_user "" with guided steps: the runner says
+    if a secret is missing). A secret in `extra` fails the task without retry: Airflow masks only
+    passwords, and its audit log (cli_connections_add) keeps `extra` in clear."""
+    if API_SUFFIX in tenant_key(params_file):
+        raise AirflowFailException(f"{params_file.name}: a tenant key may not hold '{API_SUFFIX}' (it would name another "
+                                   "tenant's API Connection). Fix: rename the parameter file")
+    users, found = users_of(params_file), {}
+    for role, field in (("admin", "admin_user"), ("api", "api_user")):
+        cid = conn_id(params_file, role)
+        try:
+            conn = Connection.get(cid)
+        except AirflowNotFoundException:
+            continue
+        if any(key.lower() in EXTRA_SECRETS for key in (conn.extra_dejson or {})):
+            raise AirflowFailException(f"Connection {cid}: a secret is in its extra, which Airflow neither masks nor "
+                                       "keeps out of its audit log. Fix: delete the Connection and add it again with "
+                                       "the secret as its password (docs/airflow.md)")
+        if conn.login and users is not None and conn.login != users[role]:
+            raise AirflowFailException(f"Connection {cid}: its login '{conn.login}' is not the parameter file's {field} "
+                                       f"'{users[role]}'. Fix: set the Connection's login to the {field} whose API "
+                                       f"secret is its password, or correct {field} in the parameter file")
+        if conn.password and conn.password.strip():
+            found[SECRET_VARIABLES[role]] = conn.password.strip()
     for value in found.values():
         mask_secret(value)  # Airflow masks what its task logs show (the runner's output is already scrubbed)
     return found
@@ -170,7 +186,7 @@ def outcome(exit_code: int, key: str, params_file: Path, report: str | None, las
         raise AirflowSkipException(f"{where}: {meaning}")
     if exit_code == 3:
         raise AirflowFailException(f"{where}: exit 3, {meaning}: {last_line} (fix the parameter file or the "
-                                   f"Connection {conn_id(params_file)}; a retry cannot help)")
+                                   f"Connections {conn_id(params_file)} / {conn_id(params_file, 'api')}; a retry cannot help)")
     raise AirflowException(f"{where}: exit {exit_code}, {meaning}" + (f"; report: {report}" if report else ""))
 
 

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from helpers.run.exit_codes import EXIT_MEANINGS
-from helpers.run.runner import DEFAULT_OUT, MaskSecrets, OneLine, RunOptions, quiet_event_loop_noise, run
+from helpers.run.runner import DEFAULT_OUT, OneLine, RunOptions, quiet_event_loop_noise, run
 from helpers.run.summary import history_table
+from helpers.safety.gate import Gate
+from helpers.safety.private import sweep
 from helpers.safety.secrets import handoff_path, secret_variables
 
 EXAMPLES = """examples:
@@ -116,6 +118,8 @@ def _verify(folder: str) -> int:
 
 def _main(args) -> int:
     if args.command == "forget":
+        for folder in sweep():
+            print(f"Deleted {folder}: a private folder left by a run that was killed.")
         path = handoff_path()
         if path.exists():
             path.unlink()
@@ -131,17 +135,16 @@ def _main(args) -> int:
         return 0
     if args.command == "verify":
         return _verify(args.tenant_dir)
-    terminal = logging.StreamHandler(sys.stderr)
-    terminal.setLevel(getattr(logging, args.log_level))  # run.log gets more; the terminal only this
-    terminal.setFormatter(OneLine("%(levelname)s %(name)s: %(message)s"))
-    # The secrets of the environment and token-shaped strings never reach the terminal.
-    terminal.addFilter(MaskSecrets(list(secret_variables(os.environ).values())))
-    logging.getLogger().addHandler(terminal)
+    # One gate for the whole process: the terminal log, stdout and every file of the run pass it, and it
+    # learns each secret the run finds (helpers/safety/gate.py); run.log gets more, the terminal this level.
+    gate = Gate(secret_variables(os.environ).values())
+    logging.getLogger().addHandler(gate.handler(sys.stderr, getattr(logging, args.log_level),
+                                                OneLine("%(levelname)s %(name)s: %(message)s")))
     options = RunOptions(params_path=args.params[0], emulator=args.emulator, emulator_seed=args.emulator_seed,
                          only=args.only, from_step=args.from_step, dry_run=args.dry_run, out_dir=args.out,
                          keep_going=args.keep_going, log_level=args.log_level,
                          resend_unconfirmed=args.resend_unconfirmed)
     if len(args.params) > 1 or Path(args.params[0]).is_dir() or args.jobs != 1:
         from helpers.run.fleet import run_fleet
-        return run_fleet(options, args.params, args.jobs, sys.stdout).exit_code
-    return run(options, sys.stdout).exit_code
+        return run_fleet(options, args.params, args.jobs, sys.stdout, gate).exit_code
+    return run(options, sys.stdout, gate).exit_code

@@ -71,10 +71,15 @@ def write_params(folder: Path, name: str, **values) -> Path:
     return path
 
 
-def connection(login: str, password: str, api_secret: str) -> str:
-    """A Connection as Airflow reads it from AIRFLOW_CONN_<ID> (JSON form)."""
-    return json.dumps({"conn_type": "generic", "login": login, "password": password,
-                       "extra": {"api_secret": api_secret}})
+def connection(login: str, password: str) -> str:
+    """A Connection as Airflow reads it from AIRFLOW_CONN_<ID> (JSON form): the secret is its password."""
+    return json.dumps({"conn_type": "generic", "login": login, "password": password})
+
+
+def connections(tenant: str, admin: str, api: str) -> dict[str, str]:
+    """A tenant's two Connections as the docs give them: the admin's and the API user's, each secret a password."""
+    return {f"AIRFLOW_CONN_BP_RUNBOOK_{tenant.upper()}": connection("admin", admin),
+            f"AIRFLOW_CONN_BP_RUNBOOK_{tenant.upper()}__API": connection("api.sms", api)}
 
 
 # ------------------------------------------------------------------------------------ Airflow
@@ -87,8 +92,7 @@ def airflow_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "BP_RUNBOOK_RETRIES": "1", "BP_RUNBOOK_RETRY_DELAY_S": "0",
         "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends"),  # the test's own, not the machine's
         "BP_ADMIN_SECRET": WORKER_CANARY, "BP_API_SECRET__BRAVO_BRIGHTPATTERN_COM": WORKER_CANARY,
-        "AIRFLOW_CONN_BP_RUNBOOK_ZULU": connection("admin", OTHER_TENANT_CANARY, OTHER_TENANT_CANARY),
-    } | extra
+    } | connections("zulu", OTHER_TENANT_CANARY, OTHER_TENANT_CANARY) | extra
 
 
 def airflow(env: dict, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -214,7 +218,7 @@ def test_each_tenant_one_mapped_task_exit_codes_as_task_states_and_nothing_leaks
     write_params(params, "foxtrot", tenant_url="http://127.0.0.1:9", scope="foxtrot.brightpattern.com",
                  admin_user="", connect_timeout=0.2)                                     # unreachable: 1
     env = airflow_env(tmp_path, BP_EMULATOR_URL=emulator.url,
-                      AIRFLOW_CONN_BP_RUNBOOK_ALPHA=connection("admin", secrets["admin"], secrets["api"]))
+                      **connections("alpha", secrets["admin"], secrets["api"]))
     migrate(env, tmp_path)
     assert_dag_imports(env, tmp_path)
 
@@ -283,7 +287,7 @@ def test_through_an_executor_the_task_logs_are_written_and_clean(tmp_path, tenan
     write_params(params, "charlie", scope="charlie.brightpattern.com", admin_user="")
     port = free_port()
     env = airflow_env(tmp_path, BP_EMULATOR_URL=emulator.url,
-                      AIRFLOW_CONN_BP_RUNBOOK_ALPHA=connection("admin", secrets["admin"], secrets["api"]),
+                      **connections("alpha", secrets["admin"], secrets["api"]),
                       AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PARALLELISM="2",
                       AIRFLOW__API_AUTH__JWT_SECRET=os.urandom(16).hex(),
                       AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
@@ -340,3 +344,36 @@ def test_a_task_stopped_by_its_timeout_leaves_an_interrupted_record_exit_5(tmp_p
     lock = FileLock(str(out / "emulator_bravo.brightpattern.com" / ".run.lock"), timeout=0)
     lock.acquire()  # released by the interrupted run
     lock.release()
+
+
+@pytest.mark.timeout(900)
+def test_connections_added_as_the_docs_say_leave_no_secret_in_airflows_database_or_logs(tmp_path, tenants):
+    """docs/airflow.md: `airflow connections add` with each secret as --conn-password, two Connections per
+    tenant. Airflow's audit log (cli_connections_add) masks the password and keeps `extra` in clear: a
+    secret put in `extra` would be in airflow.db, so the DAG refuses one there (failed, no retry)."""
+    emulator, secrets = tenants
+    params, out = tmp_path / "params", tmp_path / "outputs"
+    write_params(params, "alpha", scope="alpha.brightpattern.com", practice_mode=True)
+    write_params(params, "bravo", scope="bravo.brightpattern.com", practice_mode=True)
+    env = airflow_env(tmp_path, BP_EMULATOR_URL=emulator.url)
+    migrate(env, tmp_path)
+    for conn, login, secret in (("bp_runbook_alpha", "admin", secrets["admin"]),
+                                ("bp_runbook_alpha__api", "api.sms", secrets["api"])):
+        done = airflow(env, "connections", "add", conn, "--conn-type", "generic", "--conn-login", login,
+                       "--conn-password", secret, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+    # The old way (a secret in extra), for bravo: what Airflow's audit log would keep in clear.
+    extra_canary = "CANARYextra" + "E5f6G7h8" * 6
+    done = airflow(env, "connections", "add", "bp_runbook_bravo", "--conn-type", "generic",
+                   "--conn-extra", json.dumps({"api_secret": extra_canary}), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert extra_canary in (Path(env["AIRFLOW_HOME"]) / "airflow.db").read_bytes().decode("latin-1")  # why: extra
+
+    console = dags_test(env, tmp_path, params, out)
+    states = task_states(env)
+    assert states["alpha"] == ("success", 1) and states["bravo"] == ("failed", 1), console[-5000:]
+    assert "a secret is in its extra" in console
+    [alpha] = runs(out, "emulator_alpha.brightpattern.com")
+    assert secrets_found(alpha) == {"api secret": True, "admin secret": True}
+    assert statuses(alpha)["03_api_secret"] == "ok"
+    assert_clean(Scanner([secrets["admin"], secrets["api"]]), out, Path(env["AIRFLOW_HOME"]), console)

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from helpers.notebook.page import HEADLESS_ENV
 from helpers.notebook.report import read_results
 from helpers.run.interrupt import Interrupted, SignalGuard, held_signals
 from helpers.run.logs import Printer, run_log
+from helpers.safety.private import make_private
 from helpers.safety.secrets import HANDOFF_ENV, SECRET_ENV, read_handoff, secret_variables, write_private_json
 from helpers.steps import STEPS, findings, sends
 from helpers.steps.context import RUN_CONTEXT_ENV
@@ -117,7 +117,7 @@ class Steps:
         """The secrets the run found go to a private handoff file, keyed as SecretStore reads them, in a
         folder that is 0700 by mkdtemp and outside outputs/: the kernels' only way to the secrets."""
         with held_signals():  # a folder made is a folder known, to be removed
-            self.private = Path(tempfile.mkdtemp(prefix="bp-runbook-", dir=self.options.private_root))
+            self.private = make_private(self.options.private_root)  # names its owner: a kill -9 is swept later
         self.handoff, self.context = self.private / "handoff.json", self.private / "run-context.json"
         store = self.run.secrets.store
         write_private_json(self.handoff, {store._key(role): value for role, value in self.run.secrets.found.items()})
@@ -148,7 +148,8 @@ class Steps:
         from helpers.run.kernels.pool import KernelPool
 
         run, entries = self.run, self.done.entries
-        with run_log(run.run_dir / "run.log", self.options.log_level, run.secrets.known_values()) as self.log:
+        with run_log(run.run_dir / "run.log", self.options.log_level, run.secrets.known_values(),
+                     self.printer.gate) as self.log:
             log.info("run %s: tenant %s, steps %s, parameters file %s", run.run_dir.name, run.params.effective_scope,
                      ", ".join(run.steps), self.options.params_path)
             try:

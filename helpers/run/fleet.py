@@ -43,6 +43,8 @@ from helpers.run.logs import Printer, describe_os_error
 from helpers.run.options import RunOptions, RunOutcome
 from helpers.run.prepare import patched_environ, start_emulator
 from helpers.run.runner import run
+from helpers.safety.gate import Gate
+from helpers.safety.private import sweep
 from helpers.safety.secrets import SECRET_ENV, secret_variables
 from helpers.steps import STEPS
 from helpers.steps.params import EMULATOR, EMULATOR_URL_ENV, load
@@ -121,9 +123,13 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
             for line in stdin:
                 task = json.loads(line)
                 options = RunOptions(params_path=task["params"], kernel_pool=pool, **task["options"])
-                outcome = run(options, _Lines(send, task["tenant"]))
-                send({"tenant": task["tenant"], "exit_code": outcome.exit_code,
-                      "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "summary": outcome.summary})
+                gate = Gate()
+                outcome = run(options, _Lines(send, task["tenant"]), gate)
+                # Through the run's gate, which knows the tenant's secrets (the fleet does not), or not at all.
+                summary = gate.handed(outcome.summary, "summary for the fleet") if outcome.summary else None
+                code = max(outcome.exit_code, 1) if outcome.summary and summary is None else outcome.exit_code
+                send({"tenant": task["tenant"], "exit_code": code, "gated": sorted(gate.ledger),
+                      "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "summary": summary})
                 if outcome.exit_code == EXIT_INTERRUPTED or between.signame:
                     return EXIT_INTERRUPTED  # a signal reached this worker: no further tenant
         return EXIT_INTERRUPTED if between.signame else 0
@@ -132,9 +138,11 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
         return 1
 
 
-def run_fleet(options: RunOptions, params: list[str | Path], jobs: int, out: TextIO) -> FleetOutcome:
-    """One runbook per tenant, `jobs` at once. Never raises: the exit code says what happened."""
-    printer = Printer(out)
+def run_fleet(options: RunOptions, params: list[str | Path], jobs: int, out: TextIO,
+              gate: Gate | None = None) -> FleetOutcome:
+    """One runbook per tenant, `jobs` at once. Never raises: the exit code says what happened. The fleet's
+    files and lines pass `gate`; each tenant's run its worker's own."""
+    printer = Printer(out, gate)
     printer.know(list(secret_variables(os.environ).values()))  # every tenant's: workers' stray lines pass here
     guard = SignalGuard()
     try:
@@ -171,6 +179,7 @@ def _check(params: list[Path], jobs: int) -> dict[Path, str]:
 
 
 def _run_fleet(options, given, jobs, printer, guard) -> FleetOutcome:
+    sweep(options.private_root)  # what a hard-killed run left
     files = parameter_files(given)
     scopes = _check(files, jobs)
     emulator = None
@@ -196,10 +205,13 @@ def _run_fleet(options, given, jobs, printer, guard) -> FleetOutcome:
         outcomes.setdefault(_name(path, scopes), RunOutcome(EXIT_INTERRUPTED if interrupted else EXIT_FAILED))
     code = EXIT_INTERRUPTED if interrupted else worst(o.exit_code for o in outcomes.values())
     folder = _write_summary(Path(options.out_dir), outcomes, code, started, jobs, printer)
+    if folder is not None and any(where.startswith("fleet-summary") for where in printer.gate.leaks):
+        printer.say(f"error: secret scan: a secret survived scrubbing in the fleet summary in {folder}; withheld")
+        code = worst([code, EXIT_FAILED])
     if worker_output and folder is not None:
         log = folder / "workers.log"
         try:
-            log.write_text("\n".join(printer.scrubber.text(line) for line in worker_output) + "\n", encoding="utf-8")
+            printer.gate.write_text(log, "\n".join(worker_output) + "\n")
             printer.say(f"note: the workers wrote {len(worker_output)} lines to their error output: {log}")
         except OSError as exc:
             printer.say(f"error: the workers' error output could not be kept in {log}: {describe_os_error(exc)}")
@@ -260,6 +272,7 @@ def _drive(options, files, scopes, jobs, printer, guard, outcomes, worker_output
         elif "exit_code" in event:
             run_dir = Path(event["run_dir"]) if event["run_dir"] else None
             outcomes[event["tenant"]] = RunOutcome(event["exit_code"], run_dir, event["summary"])
+            printer.gate.ledger.update({name: f"worker {worker.index}" for name in event.get("gated", [])})
             worker.give(todo.pop(0) if todo and not interrupted else None)
         elif "ready" in event:
             worker.give(todo.pop(0) if todo and not interrupted else None)
@@ -327,8 +340,8 @@ def _write_summary(out_dir: Path, outcomes: dict[str, RunOutcome], code: int, st
              "exit_meaning": EXIT_MEANINGS.get(code), "tenants": tenants}
     try:
         folder.mkdir(parents=True)
-        (folder / "fleet-summary.json").write_text(json.dumps(fleet, indent=2) + "\n", encoding="utf-8")
-        (folder / "fleet-summary.html").write_text(_html(fleet, folder), encoding="utf-8")
+        printer.gate.write_json(folder / "fleet-summary.json", fleet)
+        printer.gate.write_text(folder / "fleet-summary.html", _html(printer.gate.data(fleet), folder))
     except OSError as exc:
         printer.say(f"error: cannot write the fleet summary in {folder}: {exc.strerror}")
         return None

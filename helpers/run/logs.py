@@ -9,26 +9,27 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from helpers.safety.scrub import Scanner, Scrubber
+from helpers.safety.gate import Gate
+from helpers.safety.scrub import Scrubber
 
 
 class Printer:
-    """The runner's own output: every line passes the scrubber first, so stdout (and a scheduler's
-    log of it) never carries a secret, whatever a step recorded."""
+    """The runner's own output, through the run's gate (helpers/safety/gate.py): every line scrubbed,
+    then scanned, withheld when a secret survived, so stdout (and a scheduler's log of it) never carries
+    a secret, whatever a step recorded."""
 
-    def __init__(self, out: TextIO):
-        self.out = out
-        self.know([])
+    def __init__(self, out: TextIO, gate: Gate | None = None):
+        self.out, self.gate = out, gate or Gate()
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return self.gate.scrubber
 
     def know(self, secrets: list[str]) -> None:
-        self.scrubber, self.scanner = Scrubber(secrets), Scanner(secrets)
+        self.gate.know(secrets)
 
     def say(self, text: str) -> None:
-        text = self.scrubber.text(text)
-        if self.scanner.text_leaks(text):
-            text = "(line withheld: a secret survived scrubbing)"
-        self.out.write(text + "\n")
-        self.out.flush()
+        self.gate.print(text, self.out)
 
 
 def describe_os_error(error: OSError) -> str:
@@ -56,11 +57,17 @@ class MaskSecrets(logging.Filter):
 
 
 class RunLogHandler(logging.FileHandler):
-    """run.log. A failed write (a full disk) is remembered, never printed as a traceback."""
+    """run.log, through the run's gate: each record scrubbed and scanned as it is written. A failed
+    write (a full disk) is remembered, never printed as a traceback."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, gate: Gate):
         super().__init__(path, encoding="utf-8")
         self.failure: OSError | None = None
+        self.gate = gate
+        gate.noted(path, "logged")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.gate.line(super().format(record), "run.log")
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         error = sys.exc_info()[1]
@@ -69,9 +76,11 @@ class RunLogHandler(logging.FileHandler):
 
 
 @contextlib.contextmanager
-def run_log(path: Path, level: str, secrets: list[str]):
+def run_log(path: Path, level: str, secrets: list[str], gate: Gate | None = None):
     """run.log gets the runner's and papermill's records (cell outputs included), masked as written."""
-    handler = RunLogHandler(path)
+    gate = gate or Gate(secrets)
+    gate.know(secrets)
+    handler = RunLogHandler(path, gate)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskSecrets(secrets))
     handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)

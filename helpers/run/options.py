@@ -71,3 +71,4 @@ class RunOutcome:
     exit_code: int
     run_dir: Path | None = None
     summary: dict | None = None
+    gate: object | None = None  # the run's Gate (helpers/safety/gate.py): its ledger says what left the process

@@ -18,6 +18,7 @@ from pathlib import Path
 from helpers.errors import ParameterError
 from helpers.run.exit_codes import EXIT_FAILED, EXIT_LOCKED
 from helpers.run.logs import Printer, describe_os_error
+from helpers.safety.private import sweep
 from helpers.safety.secrets import MIN_SECRET_LENGTH, SECRET_ENV, SecretStore
 from helpers.steps import STEPS, sends
 from helpers.steps.params import EMULATOR, EMULATOR_URL_ENV, RunbookParams, load
@@ -237,12 +238,15 @@ def prepared(options, printer: Printer):
     """The whole stage: yields the Prepared run while the target runs and the tenant's lock is held.
     Raises ParameterError (exit 3) or NotStarted (exit 4, or 1 when no run folder can be made)."""
     using = options.collaborators
+    sweep(options.private_root)  # what a hard-killed run left (helpers/safety/private.py)
     check_options(options)
     steps = select_steps(options.only, options.from_step)
     params = parameters(options)
     with target(options, printer, using.start_emulator):
         secrets = secrets_for_run(params, using.refuse_secret_values)
         printer.know(secrets.known_values())
+        # A parameter value is never a secret (refused above): never redacted as a token-shaped string.
+        printer.gate.keep(str(v) for v in params.public().values() if isinstance(v, str))
         emulator = emulator_tenants(params.base_url) is not None
         tenant_dir = records_folder(Path(options.out_dir), tenant_folder(params, emulator))
         try:

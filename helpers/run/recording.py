@@ -54,12 +54,13 @@ def every_step(run: Prepared, done: Executed) -> list[dict]:
 def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     using, run_dir, secrets = run.options.collaborators, run.run_dir, done.secrets
     entries = findings.mark_verified_later(every_step(run, done))
-    printer.know(secrets)
+    gate = printer.gate  # every file of the record passes it: sealed, written through it, or noted with a reason
+    gate.know(secrets)
     problems = Problems()
     if done.log_failure is not None:
         problems.append(f"run.log: {describe_os_error(done.log_failure)}")
-    leaks = problems.guarded("scrub", lambda: using.scrub_and_scan(
-        sorted(run_dir.glob("*.ipynb")) + [p for p in [run_dir / "run.log"] if p.exists()], secrets))
+    leaks = problems.guarded("scrub", lambda: gate.seal(
+        sorted(run_dir.glob("*.ipynb")) + [p for p in [run_dir / "run.log"] if p.exists()], using.scrub_and_scan))
     if leaks is None:  # the scrub itself could not run: nothing may be called clean
         leaks = {"(the run's files)": ["not scrubbed"]}
     statuses = [e["result"]["status"] for e in entries]
@@ -79,15 +80,18 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
         "report": str(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
     }
     # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
-    summary = Scrubber(secrets).data(summary) | verdict()
+    summary = gate.data(summary) | verdict()
     problems.guarded("summary.json", lambda: using.write_summary_json(run_dir / "summary.json", summary))
     problems.guarded("summary.html", lambda: using.write_summary_html(run_dir / "summary.html", summary))
-    leaks.update(problems.guarded("scan of the summaries", lambda: using.scrub_and_scan(
-        [p for p in (run_dir / "summary.json", run_dir / "summary.html") if p.exists()], secrets)) or {})
+    leaks.update(problems.guarded("scan of the summaries", lambda: gate.seal(
+        [p for p in (run_dir / "summary.json", run_dir / "summary.html") if p.exists()], using.scrub_and_scan)) or {})
+    leaks.update({name: kinds for name, kinds in gate.leaks.items() if name not in leaks})  # lines withheld too
     manifest = problems.guarded("manifest.json", lambda: using.write_manifest(run_dir))
+    gate.noted(run_dir / "manifest.json", "file names and SHA-256 digests only")
     summary.update(verdict())  # the history row says what the run exits with
-    row = history_row(summary) | {"manifest_sha256": manifest or ""}
+    row = gate.row(history_row(summary)) | {"manifest_sha256": manifest or ""}
     chained = problems.guarded(HISTORY, lambda: using.append_history(run.tenant_dir / HISTORY, row, HISTORY_FIELDS))
+    gate.noted(run.tenant_dir / HISTORY, "rows through the gate; hashes and digests only besides")
     summary.update(verdict())
 
     for name, kinds in leaks.items():
@@ -102,4 +106,4 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     printer.say(f"Report: {run_dir / 'summary.html'}")
     if chained:  # the first 16 of 64 hex digits: enough to compare with a copy kept elsewhere
         printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {run.tenant_dir})")
-    return RunOutcome(summary["exit_code"], run_dir, summary)
+    return RunOutcome(summary["exit_code"], run_dir, summary, gate=gate)

@@ -28,14 +28,16 @@ from helpers.run.interrupt import Interrupted, SignalGuard
 from helpers.run.logs import MaskSecrets, OneLine, Printer, quiet_event_loop_noise
 from helpers.run.options import DEFAULT_OUT, Collaborators, RunOptions, RunOutcome
 from helpers.run.prepare import tenant_folder
+from helpers.safety.gate import Gate
 
 __all__ = ["DEFAULT_OUT", "WARMUP", "Collaborators", "MaskSecrets", "OneLine", "RunOptions", "RunOutcome", "run",
            "quiet_event_loop_noise", "tenant_folder"]
 
 
-def run(options: RunOptions, out: TextIO) -> RunOutcome:
-    """The whole runbook for one tenant. Never raises: the exit code and one line say what happened."""
-    printer = Printer(out)
+def run(options: RunOptions, out: TextIO, gate: Gate | None = None) -> RunOutcome:
+    """The whole runbook for one tenant. Never raises: the exit code and one line say what happened.
+    Everything it writes or prints passes `gate` (its own when none is given)."""
+    printer = Printer(out, gate)
     guard = SignalGuard()
     try:
         with guard.installed():

@@ -81,10 +81,12 @@ def base64_forms(secret: str) -> set[str]:
 
 class _Finder:
     """What the scrub and the scan share: the secrets, their runs in characters and in bytes, and the
-    readings of a text."""
+    readings of a text. `keep`: values the parameter file gave, never taken for token-shaped strings
+    (a known secret among them is still one)."""
 
-    def __init__(self, secrets: Iterable[str]):
+    def __init__(self, secrets: Iterable[str], keep: Iterable[str] = ()):
         self.secrets = _secrets(secrets)
+        self.kept = {k for k in keep if isinstance(k, str)} - set(self.secrets)
         as_bytes = [s.encode().decode("latin-1") for s in self.secrets]
         self._chars, self._bytes = Fragments(self.secrets, RUN), Fragments(as_bytes, RUN)
         self._encodings, self._plus = Encodings(as_bytes, RUN), any(" " in s for s in self.secrets)
@@ -99,8 +101,8 @@ class Scrubber(_Finder):
     characters, decoded or joined), and token-shaped strings, from string values and keys alike
     (images are left alone)."""
 
-    def __init__(self, secrets: Iterable[str]):
-        super().__init__(secrets)
+    def __init__(self, secrets: Iterable[str], keep: Iterable[str] = ()):
+        super().__init__(secrets, keep)
         forms = set().union(*(text_forms(s) for s in self.secrets)) if self.secrets else set()
         self.values = sorted(forms, key=len, reverse=True)
 
@@ -130,7 +132,7 @@ class Scrubber(_Finder):
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Where, in the text as written, a token-shaped string or any reading of a secret is."""
-        spans = [m.span() for m in TOKEN_SHAPED.finditer(text)]
+        spans = [m.span() for m in TOKEN_SHAPED.finditer(text) if m.group() not in self.kept]
         if not self.secrets:
             return spans
         for form in self.values:
@@ -195,8 +197,8 @@ class Scanner(_Finder):
     of each file, and suspects what it cannot decode. It never says which value it found, only which
     kind."""
 
-    def __init__(self, secrets: Iterable[str]):
-        super().__init__(secrets)
+    def __init__(self, secrets: Iterable[str], keep: Iterable[str] = ()):
+        super().__init__(secrets, keep)
         self._forms = sorted(set().union(*(text_forms(s) for s in self.secrets)) if self.secrets else ())
         self._near = Fragments(self.secrets, NEAR)
 
@@ -220,7 +222,7 @@ class Scanner(_Finder):
             if any(form in base for form in self._forms):
                 found.add("known secret")
             for kind, reading, fragments in self._readings(base):
-                if kind == "text" and TOKEN_SHAPED.search(reading.text):
+                if kind == "text" and any(m.group() not in self.kept for m in TOKEN_SHAPED.finditer(reading.text)):
                     found.add("token-shaped string")
                 if not self.secrets:
                     continue
@@ -315,15 +317,16 @@ def withhold(path: Path) -> None:
         path.write_text(WITHHELD + "\n", encoding="utf-8")
 
 
-def scrub_and_scan(paths: Iterable[Path], secrets: Iterable[str], *, scrubber: Scrubber | None = None
-                   ) -> dict[str, list[str]]:
+def scrub_and_scan(paths: Iterable[Path], secrets: Iterable[str], *, scrubber: Scrubber | None = None,
+                   keep: Iterable[str] = ()) -> dict[str, list[str]]:
     """Scrub every file, then scan it; a file where anything survived is withheld. Returns
     {file name: [what survived]} (empty when clean). Each file is handled on its own: one that cannot
     be parsed (a notebook cut short) is scrubbed as plain text, and one that cannot be read or written
     is reported, never taken for clean."""
     secrets = list(secrets)
-    scrubber = scrubber or Scrubber(secrets)
-    scanner = Scanner(secrets)
+    keep = set(keep) | getattr(scrubber, "kept", set())
+    scrubber = scrubber or Scrubber(secrets, keep)
+    scanner = Scanner(secrets, keep)
     problems: dict[str, list[str]] = {}
     for path in paths:
         try:

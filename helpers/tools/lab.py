@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from helpers.errors import ApiConnectionError, ApiError, ApiTimeoutError, ParameterError
+from helpers.safety.private import sweep
 from helpers.steps.params import DEFAULT_EMULATOR_URL, EMULATOR_URL_ENV
 from helpers.tenant.transport import RetryPolicy, Transport, check_base_url, decode_json, is_loopback
 from helpers.tools import workspace
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
 
     def say(line: str) -> None:
         print(line, file=out, flush=True)
+
+    for folder in sweep():  # what a hard-killed run left (helpers/safety/private.py)
+        say(f"Removed {folder}: a private folder left by a run that was killed.")
 
     try:
         url = emulator_url(args.emulator_port)
