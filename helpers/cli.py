@@ -25,8 +25,35 @@ exit codes:
 """ + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
 
 
+BAD_INPUT = 3  # a command-line mistake is bad input, never 2 ("a person must act": a success for systemd)
+
+
+def _fix(message: str) -> str:
+    """The fix for one of argparse's messages, in a few words."""
+    if "required" in message:
+        return "give " + message.split(": ", 1)[-1].replace("/", " or ")
+    if "invalid choice" in message:
+        return "use one of the choices listed"
+    if "invalid int value" in message:
+        return "give a whole number, e.g. 2"
+    if "unrecognized arguments" in message:
+        return "remove it, or see --help for the options"
+    if "expected" in message:
+        return "give the option its value"
+    return "see --help"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is exit 3 with one line naming the option and the fix."""
+
+    def error(self, message: str):
+        print(f"error: {message}. Fix: {_fix(message)} ({self.prog} --help)", file=sys.stderr)
+        self.print_usage(sys.stderr)
+        raise SystemExit(BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description="Bright Pattern SMS/MMS API onboarding runbook.",
+    parser = Parser(prog="python -m helpers", description="Bright Pattern SMS/MMS API onboarding runbook.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -81,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help is 0; every mistake is BAD_INPUT (Parser.error)
+        return stop.code if isinstance(stop.code, int) else BAD_INPUT
     quiet_event_loop_noise()
     try:
         return _main(args)
