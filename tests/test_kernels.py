@@ -476,7 +476,7 @@ def test_an_interrupted_pool_user_leaves_no_kernel(tmp_path, factory, signum):
 def test_an_interrupted_runner_leaves_no_kernel(tmp_path, signum):
     params = tmp_path / "params.yaml"
     params.write_text("tenant_url: emulator\nscope: example.brightpattern.com\npractice_mode: true\nsmoke_test: true\n"
-                      "test_destination: '+15005550007'\nsmoke_timeout: 120\npoll_interval: 0.2\n")  # stays queued
+                      "test_destination: '+15005550007'\nsmoke_timeout: 120\npoll_interval: 0.5\n")  # stays queued
     out = tmp_path / "outputs"
     private = tmp_path / "private"  # the runner's private folder (the practice secrets): not the machine's /tmp
     private.mkdir()

@@ -76,6 +76,8 @@ def test_short_values_are_not_treated_as_secrets():
     ({"connect_timeout": 10 ** 400}, "connect_timeout", "is not a number"),
     ({"connect_timeout": 301}, "connect_timeout", "is out of range"),
     ({"poll_interval": 90, "smoke_timeout": 60}, "poll_interval", "is longer than smoke_timeout"),
+    ({"poll_interval": 0.000000001}, "poll_interval", "is out of range (at least 0.5 and at most 600 seconds)"),
+    ({"poll_interval": 0.49}, "poll_interval", "is out of range (at least 0.5"),
     ({"tenant_url": "http://[::1"}, "tenant_url", "is not a valid URL"),
     ({"tenant_url": "https://acme.example.com:70000"}, "tenant_url", "is not a valid URL"),
     ({"tenant_url": "https://acme.example.com:0"}, "tenant_url", "has port 0"),
@@ -274,3 +276,7 @@ def test_a_secret_is_never_a_parameter_value(values):
     assert "BP_API_SECRET" in info.value.fix and "hunter2" not in str(info.value)
     with pytest.raises(ParameterError, match="is a Secret"):  # a notebook's namespace, as its form would give it
         from_namespace(values, list(values))
+
+
+def test_the_minimum_poll_interval_itself_is_accepted():
+    assert validate({"poll_interval": 0.5}).poll_interval == 0.5

@@ -43,6 +43,8 @@ from helpers.tenant.transport import is_loopback, normalise_host
 
 EXAMPLE_DESTINATION = "+15551234567"
 
+MIN_POLL_INTERVAL = 0.5  # seconds: Get Message at most twice a second, whatever a parameter file says
+
 
 # The comments are what `papermill --help-notebook` shows: short, so no line runs off the page.
 @schema
@@ -64,7 +66,9 @@ class RunbookParams:
     smoke_message: str = param("Bright Pattern SMS/MMS API onboarding test", TEXT, "text of the test message")
     # Seconds have bounds (more than, at most): a timeout of days is a typo, and NaN or infinity would never end.
     smoke_timeout: float = param(60.0, SECONDS, "seconds to wait for delivered / failed", bounds=(0, 3600))
-    poll_interval: float = param(2.0, SECONDS, "seconds between Get Message calls", bounds=(0, 600))
+    # A minimum protects the tenant: Get Message at most twice a second (docs/running.md, Bounds).
+    poll_interval: float = param(2.0, SECONDS, "seconds between Get Message calls",
+                                 bounds=(MIN_POLL_INTERVAL, 600))
     resend_unconfirmed: bool = param(False, FLAG, "True: send although an earlier text may have gone")
     practice_mode: bool = param(False, FLAG, "emulator only: act through its console")
     dry_run: bool = param(False, FLAG, "observe and report; change nothing")
