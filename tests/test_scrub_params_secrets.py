@@ -280,3 +280,15 @@ def test_a_secret_is_never_a_parameter_value(values):
 
 def test_the_minimum_poll_interval_itself_is_accepted():
     assert validate({"poll_interval": 0.5}).poll_interval == 0.5
+
+
+def test_params_that_are_not_a_regular_file_say_what_they_are(tmp_path):
+    import os as _os
+
+    fifo = tmp_path / "params.fifo"
+    _os.mkfifo(fifo)  # reading it would wait forever for a writer
+    for path, what in [("/dev/null", "is a device, not a regular file"), (tmp_path, "is a folder, not a file"),
+                       (fifo, "is a fifo (named pipe), not a regular file"), (tmp_path / "nope.yaml", "does not exist")]:
+        with pytest.raises(ParameterError) as info:
+            load(path)
+        assert info.value.parameter == "--params" and what in info.value.problem, info.value.problem

@@ -213,6 +213,23 @@ class _UniqueKeyLoader:
         return Loader
 
 
+def _not_a_file(path: Path) -> str:
+    """Why `path` is not a regular file, in words: a device, a folder or a fifo is named as such."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    kinds = ((stat.S_ISDIR, "is a folder, not a file (one file here; a folder of them runs a fleet)"),
+             (stat.S_ISCHR, "is a device, not a regular file"), (stat.S_ISBLK, "is a device, not a regular file"),
+             (stat.S_ISFIFO, "is a fifo (named pipe), not a regular file"),
+             (stat.S_ISSOCK, "is a socket, not a regular file"))
+    return next((what for test, what in kinds if test(mode)), "is not a regular file")
+
+
 def load(path: str | Path) -> RunbookParams:
     """Read a YAML parameter file and validate it."""
     import yaml
@@ -221,7 +238,8 @@ def load(path: str | Path) -> RunbookParams:
         raise ParameterError("--params", "is empty", "give the path of a YAML file such as params/demo.yaml")
     path = Path(path)
     if not path.is_file():
-        raise ParameterError("--params", f"{str(path)!r} does not exist", "give the path of a YAML file such as params/demo.yaml")
+        raise ParameterError("--params", f"{str(path)!r} {_not_a_file(path)}",
+                             "give the path of a YAML file such as params/demo.yaml")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
