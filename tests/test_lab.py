@@ -161,12 +161,32 @@ def test_lab_starts_an_emulator_for_the_session_and_sigint_stops_everything(brow
     assert launcher.log().rstrip().endswith(f"Emulator at {emulator_url} stopped.")
 
 
-def test_lab_reuses_a_running_emulator_and_sigterm_stops_jupyterlab_only(emulator, tmp_path):
-    launcher = Launcher(tmp_path, [], {**os.environ, "BP_EMULATOR_URL": emulator.url})
+def committed_pages_status() -> str:
+    """What git says of the tracked runbook pages: empty when practice left them as committed."""
+    return subprocess.run(["git", "status", "--porcelain", "--", "notebooks"], capture_output=True, text=True,
+                          cwd=ROOT, check=True).stdout
+
+
+def test_lab_reuses_a_running_emulator_practises_on_copies_and_sigterm_stops_jupyterlab_only(emulator, tmp_path):
+    practice = tmp_path / "practice"
+    before = committed_pages_status()
+    launcher = Launcher(tmp_path, ["--practice-dir", str(practice)], {**os.environ, "BP_EMULATOR_URL": emulator.url})
     try:
         launcher.wait_for_lab()
         assert f"Emulator: reusing the one already answering at {emulator.url}" in launcher.log()
+        assert f"Practice workspace: {practice}" in launcher.log()
         assert launcher.kernel_environment()["BP_EMULATOR_URL"] == emulator.url
+        # JupyterLab saves a page the way its Save command does (the contents API): into the copy, never
+        # into notebooks/.
+        page = f"{launcher.url}/api/contents/01_grant_privilege.ipynb"
+        auth = {"Authorization": f"token {TOKEN}"}
+        model = requests.get(page, headers=auth, timeout=30).json()
+        model["content"]["cells"][0]["source"] += "\n\nPractised here."
+        saved = requests.put(page, headers=auth, timeout=30,
+                             json={"type": "notebook", "format": "json", "content": model["content"]})
+        assert saved.status_code == 200, saved.text
+        assert "Practised here." in (practice / "01_grant_privilege.ipynb").read_text(encoding="utf-8")
+        assert committed_pages_status() == before
     except BaseException:
         if launcher.proc.poll() is None:
             launcher.stop(signal.SIGTERM)

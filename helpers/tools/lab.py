@@ -2,8 +2,9 @@
 
 1. The emulator: if one answers at $BP_EMULATOR_URL (default http://127.0.0.1:8765), it is reused;
    otherwise one is started in this process for the session and stopped when JupyterLab exits.
-2. JupyterLab on notebooks/ as a child process, its kernels pointed at that emulator through
-   BP_EMULATOR_URL, opening notebooks/README.md (the landing page) when it exists.
+2. JupyterLab as a child process on the practice workspace, copies of notebooks/ under an ignored
+   folder (helpers.tools.workspace), so practising never edits a tracked file; its kernels pointed at
+   that emulator through BP_EMULATOR_URL, opening README.md (the landing page) when it exists.
 3. Ctrl-C, SIGTERM or SIGHUP stop JupyterLab cleanly (its kernels too), then the emulator.
 
 It lives in `helpers`, beside the runner: it is the runbook's interactive front door as the runner is
@@ -37,9 +38,8 @@ from urllib.parse import urlsplit
 from helpers.errors import ApiConnectionError, ApiError, ApiTimeoutError, ParameterError
 from helpers.steps.params import DEFAULT_EMULATOR_URL, EMULATOR_URL_ENV
 from helpers.tenant.transport import RetryPolicy, Transport, check_base_url, decode_json, is_loopback
+from helpers.tools import workspace
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ROOT / "notebooks"
 LAB_SETTINGS = Path(__file__).with_name("lab_settings")
 LANDING_PAGE = "README.md"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -117,7 +117,8 @@ def run_lab(command: list[str], env: dict[str, str]) -> int:
 def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpers.tools.lab", allow_abbrev=False,
-        description="Practise the runbook: JupyterLab on notebooks/ against the local emulator, which is "
+        description="Practise the runbook: JupyterLab on copies of notebooks/ (the practice workspace, "
+                    "outputs/_practice: practising never edits a tracked file) against the local emulator, which is "
                     "reused if it already answers and otherwise started for the session. Any other option "
                     "is passed to JupyterLab.",
         epilog="Examples: make lab | python -m helpers.tools.lab --port 8890 --emulator-port 8766 --no-browser")
@@ -125,7 +126,14 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
                         help="JupyterLab's port (default: 8888; JupyterLab takes the next free one if it is busy)")
     parser.add_argument("--emulator-port", type=port_number,
                         help=f"the emulator's port on 127.0.0.1 (default: ${EMULATOR_URL_ENV}, else {DEFAULT_EMULATOR_URL})")
-    parser.add_argument("--notebook-dir", type=Path, default=NOTEBOOKS, help="JupyterLab's root (default: notebooks/)")
+    parser.add_argument("--practice-dir", type=Path, default=workspace.PRACTICE,
+                        help="the practice workspace: copies of notebooks/, brought up to date at each start "
+                             "(default: outputs/_practice)")
+    parser.add_argument("--reset", action="store_true",
+                        help="replace every copy in the practice workspace with the committed page (your changed "
+                             "copies are set aside under _previous/, never deleted)")
+    parser.add_argument("--notebook-dir", type=Path,
+                        help="serve this folder as it is instead of the practice workspace (its files get edited)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args, extra = parser.parse_known_args(argv)
 
@@ -137,9 +145,17 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     except ParameterError as exc:
         say(f"error: {exc}")
         return 2
-    if not args.notebook_dir.is_dir():
+    if args.notebook_dir is not None and not args.notebook_dir.is_dir():
         say(f"error: --notebook-dir {args.notebook_dir} is not a directory")
         return 2
+    if args.notebook_dir is None:
+        try:
+            args.notebook_dir = workspace.prepare(args.practice_dir, reset=args.reset, say=say)
+        except OSError as exc:
+            say(f"error: --practice-dir {args.practice_dir}: cannot prepare the practice copies ({exc.strerror or exc}). "
+                "Give a writable folder.")
+            return 2
+        say(f"Practice workspace: {args.notebook_dir} (copies of notebooks/; practising never edits those)")
 
     server = None
     found = probe(url)
