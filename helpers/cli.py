@@ -27,8 +27,45 @@ exit codes:
 """ + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
 
 
+BAD_INPUT = 3  # a command-line mistake is bad input, never 2 ("a person must act": a success for systemd)
+
+
+def _fix(message: str) -> str:
+    """The fix for one of argparse's messages, in a few words."""
+    if "required" in message:
+        return "give " + message.split(": ", 1)[-1].replace("/", " or ")
+    if "invalid choice" in message:
+        return "use one of the choices listed"
+    if "is not 16 or 64 hex digits" in message:
+        return "copy the head a run printed"
+    if "invalid int value" in message:
+        return "give a whole number, e.g. 2"
+    if "unrecognized arguments" in message:
+        return "remove it, or see --help for the options"
+    if "expected" in message:
+        return "give the option its value"
+    return "see --help"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is exit 3 with one line naming the option and the fix."""
+
+    def error(self, message: str):
+        print(f"error: {message}. Fix: {_fix(message)} ({self.prog} --help)", file=sys.stderr)
+        self.print_usage(sys.stderr)
+        raise SystemExit(BAD_INPUT)
+
+
+def _chain_head(value: str) -> str:
+    head = value.strip().lower()
+    if len(head) not in (16, 64) or any(ch not in "0123456789abcdef" for ch in head):
+        raise argparse.ArgumentTypeError(f"{value!r} is not 16 or 64 hex digits (what a run prints as its "
+                                         "'History chain head')")
+    return head
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description="Bright Pattern SMS/MMS API onboarding runbook.",
+    parser = Parser(prog="python -m helpers", description="Bright Pattern SMS/MMS API onboarding runbook.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -66,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Exit 0 when every run folder matches its manifest and history.csv's hash chain is "
                                    "intact; exit 1 naming the first altered, missing, added or reordered file or row.")
     v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com")
+    v.add_argument("--chain-head", metavar="HEX", type=_chain_head,
+                   help="the history chain head a run printed (16 hex digits, or all 64), kept elsewhere: detects "
+                        "the removal of the newest runs together with their history rows")
 
     c = sub.add_parser("contract", help="record the shapes of a tenant's answers to the runbook's read-only calls",
                        description="Makes read-only calls (token requests, SMS/MMS privilege probe, Get User and lock "
@@ -83,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help is 0; every mistake is BAD_INPUT (Parser.error)
+        return stop.code if isinstance(stop.code, int) else BAD_INPUT
     quiet_event_loop_noise()
     try:
         return _main(args)
@@ -95,18 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _verify(folder: str) -> int:
+def _verify(folder: str, chain_head: str | None = None) -> int:
     from helpers.run.record import unchained_runs, verify
 
     path = Path(folder)
     if not folder.strip() or not path.is_dir():
-        print(f"error: {folder!r} is not a folder. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
+        what = "does not exist (removed?)" if folder.strip() and not path.exists() else "is not a folder"
+        print(f"error: {folder!r} {what}. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
         return 3
     older = {run: name for run, name in unchained_runs(path).items() if (path / run).is_dir()}
     if older:
         files = ", ".join(sorted(set(older.values())))
         print(f"note: {len(older)} run folder(s) predate the hash chain ({files}): they are not verified")
-    problems = verify(path)
+    problems = verify(path, chain_head)
     if problems:
         print(f"NOT intact: {problems[0]}")
         for more in problems[1:]:
@@ -134,7 +178,7 @@ def _main(args) -> int:
         print(history_table(Path(args.out), args.tenant, args.limit))
         return 0
     if args.command == "verify":
-        return _verify(args.tenant_dir)
+        return _verify(args.tenant_dir, args.chain_head)
     # One gate for the whole process: the terminal log, stdout and every file of the run pass it, and it
     # learns each secret the run finds (helpers/safety/gate.py); run.log gets more, the terminal this level.
     gate = Gate(secret_variables(os.environ).values())

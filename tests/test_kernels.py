@@ -223,6 +223,23 @@ def test_a_kernel_spec_that_cannot_be_forked_is_refused_with_the_fix(tmp_path, p
         pool_of(kernel_name="nope")
 
 
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_the_kernel_spec_pip_install_writes_runs_with_a_bare_python(tmp_path, pool_of, monkeypatch, factory):
+    """`pip install ipykernel` writes argv ["python", "-m", "ipykernel_launcher", ...]: jupyter_client runs
+    sys.executable for it, and so must the zygote (a plain venv, no `make`, no kernelspec rewrite)."""
+    spec = tmp_path / "jupyter" / "kernels" / "plain"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                                  "display_name": "plain", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    src = notebook(tmp_path / "plain.ipynb", "import json, sys; print(json.dumps({'python': sys.executable}))")
+    pool = pool_of(size=1, factory=factory, kernel_name="plain")
+    out = tmp_path / "plain-out.ipynb"
+    nb = pm.execute_notebook(str(src), str(out), engine_name=ENGINE_NAME, kernel_pool=pool, kernel_name="plain",
+                             progress_bar=False)
+    assert facts(nb)["python"] == sys.executable
+
+
 def test_bad_input_is_refused_with_the_fix(tmp_path, pool_of):
     with pytest.raises(KernelPoolError, match=r"size is 0.*1 or more"):
         pool_of(size=0)
@@ -459,7 +476,7 @@ def test_an_interrupted_pool_user_leaves_no_kernel(tmp_path, factory, signum):
 def test_an_interrupted_runner_leaves_no_kernel(tmp_path, signum):
     params = tmp_path / "params.yaml"
     params.write_text("tenant_url: emulator\nscope: example.brightpattern.com\npractice_mode: true\nsmoke_test: true\n"
-                      "test_destination: '+15005550007'\nsmoke_timeout: 120\npoll_interval: 0.2\n")  # stays queued
+                      "test_destination: '+15005550007'\nsmoke_timeout: 120\npoll_interval: 0.5\n")  # stays queued
     out = tmp_path / "outputs"
     private = tmp_path / "private"  # the runner's private folder (the practice secrets): not the machine's /tmp
     private.mkdir()

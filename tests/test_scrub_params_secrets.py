@@ -76,6 +76,8 @@ def test_short_values_are_not_treated_as_secrets():
     ({"connect_timeout": 10 ** 400}, "connect_timeout", "is not a number"),
     ({"connect_timeout": 301}, "connect_timeout", "is out of range"),
     ({"poll_interval": 90, "smoke_timeout": 60}, "poll_interval", "is longer than smoke_timeout"),
+    ({"poll_interval": 0.000000001}, "poll_interval", "is out of range (at least 0.5 and at most 600 seconds)"),
+    ({"poll_interval": 0.49}, "poll_interval", "is out of range (at least 0.5"),
     ({"tenant_url": "http://[::1"}, "tenant_url", "is not a valid URL"),
     ({"tenant_url": "https://acme.example.com:70000"}, "tenant_url", "is not a valid URL"),
     ({"tenant_url": "https://acme.example.com:0"}, "tenant_url", "has port 0"),
@@ -274,3 +276,19 @@ def test_a_secret_is_never_a_parameter_value(values):
     assert "BP_API_SECRET" in info.value.fix and "hunter2" not in str(info.value)
     with pytest.raises(ParameterError, match="is a Secret"):  # a notebook's namespace, as its form would give it
         from_namespace(values, list(values))
+
+
+def test_the_minimum_poll_interval_itself_is_accepted():
+    assert validate({"poll_interval": 0.5}).poll_interval == 0.5
+
+
+def test_params_that_are_not_a_regular_file_say_what_they_are(tmp_path):
+    import os as _os
+
+    fifo = tmp_path / "params.fifo"
+    _os.mkfifo(fifo)  # reading it would wait forever for a writer
+    for path, what in [("/dev/null", "is a device, not a regular file"), (tmp_path, "is a folder, not a file"),
+                       (fifo, "is a fifo (named pipe), not a regular file"), (tmp_path / "nope.yaml", "does not exist")]:
+        with pytest.raises(ParameterError) as info:
+            load(path)
+        assert info.value.parameter == "--params" and what in info.value.problem, info.value.problem

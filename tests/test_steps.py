@@ -390,7 +390,7 @@ def test_a_text_out_number_without_a_service_name_is_not_assumed_configured(env,
 def test_smoke_test_failures(env, destination, summary):
     run_all(env, practice_mode=True)
     r = run("06_smoke_test", env, practice_mode=True, smoke_test=True, test_destination=destination,
-            smoke_timeout=1, poll_interval=0.3)
+            smoke_timeout=1, poll_interval=0.5)
     assert (r.status, r.summary) == ("failed", summary)
     assert r.evidence["timeline"][0]["status"] == "queued"
 

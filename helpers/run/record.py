@@ -50,6 +50,8 @@ def append_history(path: Path, row: dict, fields: list[str]) -> str:
     older version (no chain) is set aside as history-unchained-<UTC time>.csv and a new chain starts."""
     header = fields + CHAIN_FIELDS
     prev = GENESIS
+    if path.is_file() and path.stat().st_size == 0:  # cut short by a full disk: nothing to set aside
+        path.unlink()
     if path.is_file():  # only a regular file is read (a device such as /dev/full never ends)
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
         existing = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))), [])
@@ -91,18 +93,33 @@ def unchained_runs(tenant_dir: Path) -> dict[str, str]:
     return found
 
 
-def verify(tenant_dir: Path) -> list[str]:
-    """Every problem found, first one first; an empty list means the record is intact."""
+def verify(tenant_dir: Path, chain_head: str | None = None) -> list[str]:
+    """Every problem found, first one first; an empty list means the record is intact. `chain_head` (the
+    16 hex digits a run prints, or all 64) is a copy kept elsewhere: it must still be in the chain, so the
+    removal of the newest runs together with their rows is found."""
     history = tenant_dir / HISTORY
     if not history.is_file():
         return [f"{history} is missing (or not a regular file)"]
-    text = history.read_text(encoding="utf-8")
+    data = history.read_bytes()
+    if not data:
+        return [f"{history} is empty (0 bytes): cut short, e.g. by a full disk; it is not an older version"]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [f"{history} is damaged: it is not UTF-8 text"]
     header = next(csv.reader(io.StringIO(text)), [])
+    if "\n" not in text:
+        return [f"{history} is truncated: its header line is cut short (a full disk?); it is not an older version"]
     if header[-len(CHAIN_FIELDS):] != CHAIN_FIELDS:
         return [f"{history} has no hash chain (written by an older version)"]
     fields = header[:-len(CHAIN_FIELDS)] + ["manifest_sha256"]
-    problems, prev, recorded = [], GENESIS, set()
+    problems, prev, recorded, hashes = [], GENESIS, set(), []
+    if not text.endswith("\n"):  # the last row was cut short: it proves nothing, the rows before it still do
+        cut = text.rsplit("\n", 1)
+        problems.append(f"{history.name} is truncated: its last line ({len(cut[1])} bytes) is cut short (a full disk?)")
+        text = cut[0] + "\n"
     for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):  # line 1 is the header
+        hashes.append(row.get("row_hash") or "")
         where = f"{history.name} line {number} (run {row.get('run_id')})"
         if row.get("prev_hash") != prev:
             problems.append(f"{where}: not chained to the row before it (a row was removed, inserted or reordered)")
@@ -111,6 +128,9 @@ def verify(tenant_dir: Path) -> list[str]:
         prev = row.get("row_hash", "")
         recorded.add(row.get("run_id"))
         problems += _verify_run(tenant_dir / str(row.get("run_id")), row.get("manifest_sha256", ""))
+    if chain_head and not any(h.startswith(chain_head.lower()) for h in hashes):
+        problems.insert(0, f"the chain head kept elsewhere ({chain_head}) is not in {history.name} (its last row "
+                           f"is {prev[:16]}): the newest runs were removed with their rows, or the chain was rewritten")
     older = unchained_runs(tenant_dir)  # not verifiable (no chain, no manifest hash), and not a problem
     for folder in sorted(p for p in tenant_dir.iterdir() if p.is_dir()):
         if folder.name not in recorded and folder.name not in older:

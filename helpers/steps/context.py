@@ -14,6 +14,7 @@ from helpers.steps.params import RunbookParams
 from helpers.steps.results import StepResult
 from helpers.tenant.client import BrightPatternClient
 from helpers.tenant.practice import LABEL, PracticeConsole
+from helpers.tenant.transport import RequestBudget
 
 # The runner writes the statuses and shared findings of the steps it already ran here (no secret in
 # it: helpers.steps.findings), so that a later step can say which earlier steps its evidence
@@ -57,6 +58,7 @@ class StepContext:
         self.notes: list[str] = []
         self.memo: dict = {}  # observations made once per step and used by several checks
         self.secrets_accepted: dict[str, bool] = {}  # role -> the tenant's verdict on its secret, this step
+        self.budget = RequestBudget()  # the tenant's requests of this step, all clients together (a hard cap)
 
     def result(self) -> StepResult:
         return StepResult(self.step_id, self.title)
@@ -64,7 +66,8 @@ class StepContext:
     def client(self, login_id: str, secret: Secret) -> BrightPatternClient:
         p = self.params
         return BrightPatternClient(p.base_url, p.effective_scope, login_id, secret, ca_bundle=p.ca_bundle or None,
-                                   connect_timeout=p.connect_timeout, read_timeout=p.read_timeout, sleep=self.sleep)
+                                   connect_timeout=p.connect_timeout, read_timeout=p.read_timeout, sleep=self.sleep,
+                                   budget=self.budget)
 
     def console(self) -> PracticeConsole:
         if self._console is None:

@@ -43,6 +43,8 @@ from helpers.tenant.transport import is_loopback, normalise_host
 
 EXAMPLE_DESTINATION = "+15551234567"
 
+MIN_POLL_INTERVAL = 0.5  # seconds: Get Message at most twice a second, whatever a parameter file says
+
 
 # The comments are what `papermill --help-notebook` shows: short, so no line runs off the page.
 @schema
@@ -64,7 +66,9 @@ class RunbookParams:
     smoke_message: str = param("Bright Pattern SMS/MMS API onboarding test", TEXT, "text of the test message")
     # Seconds have bounds (more than, at most): a timeout of days is a typo, and NaN or infinity would never end.
     smoke_timeout: float = param(60.0, SECONDS, "seconds to wait for delivered / failed", bounds=(0, 3600))
-    poll_interval: float = param(2.0, SECONDS, "seconds between Get Message calls", bounds=(0, 600))
+    # A minimum protects the tenant: Get Message at most twice a second (docs/running.md, Bounds).
+    poll_interval: float = param(2.0, SECONDS, "seconds between Get Message calls",
+                                 bounds=(MIN_POLL_INTERVAL, 600))
     resend_unconfirmed: bool = param(False, FLAG, "True: send although an earlier text may have gone")
     practice_mode: bool = param(False, FLAG, "emulator only: act through its console")
     dry_run: bool = param(False, FLAG, "observe and report; change nothing")
@@ -209,6 +213,23 @@ class _UniqueKeyLoader:
         return Loader
 
 
+def _not_a_file(path: Path) -> str:
+    """Why `path` is not a regular file, in words: a device, a folder or a fifo is named as such."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    kinds = ((stat.S_ISDIR, "is a folder, not a file (one file here; a folder of them runs a fleet)"),
+             (stat.S_ISCHR, "is a device, not a regular file"), (stat.S_ISBLK, "is a device, not a regular file"),
+             (stat.S_ISFIFO, "is a fifo (named pipe), not a regular file"),
+             (stat.S_ISSOCK, "is a socket, not a regular file"))
+    return next((what for test, what in kinds if test(mode)), "is not a regular file")
+
+
 def load(path: str | Path) -> RunbookParams:
     """Read a YAML parameter file and validate it."""
     import yaml
@@ -217,7 +238,8 @@ def load(path: str | Path) -> RunbookParams:
         raise ParameterError("--params", "is empty", "give the path of a YAML file such as params/demo.yaml")
     path = Path(path)
     if not path.is_file():
-        raise ParameterError("--params", f"{str(path)!r} does not exist", "give the path of a YAML file such as params/demo.yaml")
+        raise ParameterError("--params", f"{str(path)!r} {_not_a_file(path)}",
+                             "give the path of a YAML file such as params/demo.yaml")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:

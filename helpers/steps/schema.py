@@ -112,7 +112,7 @@ KINDS = (TEXT, PHONE, LOGIN, URL, HOST, FILE, SECONDS, FLAG)
 class Param:
     kind: Kind
     comment: str  # one line, shown in the parameters cell, by `papermill --help-notebook` and as the form's tooltip
-    bounds: tuple[float, float] | None = None  # seconds: (more than, at most)
+    bounds: tuple[float, float] | None = None  # seconds: (more than 0, or at least a minimum > 0; at most)
     required: bool = False  # must not be empty
     in_form: bool = True  # whether a notebook's form shows it
 
@@ -175,7 +175,10 @@ def coerce(name: str, value, spec: Param):
         raise ParameterError(name, "is not true or false", f"set {name}: true or {name}: false")
     if spec.kind.type is float:
         low, high = spec.bounds or (0, float("inf"))
-        fix = f"give {name} in seconds, more than {low:g} and at most {high:g}, e.g. 30"
+        # A zero lower bound is exclusive (0 s never makes sense); a positive one is a minimum, inclusive.
+        floor = f"at least {low:g}" if low > 0 else f"more than {low:g}"
+        example = max(30.0, low) if high >= 30 else high
+        fix = f"give {name} in seconds, {floor} and at most {high:g}, e.g. {example:g}"
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ParameterError(name, "is not a number", fix)
         try:
@@ -184,8 +187,8 @@ def coerce(name: str, value, spec: Param):
             raise ParameterError(name, "is not a number", fix) from None
         if not math.isfinite(number):
             raise ParameterError(name, "is not a finite number", fix)
-        if not low < number <= high:
-            raise ParameterError(name, f"is out of range (more than {low:g} and at most {high:g} seconds)", fix)
+        if not (low <= number if low > 0 else low < number) or number > high:
+            raise ParameterError(name, f"is out of range ({floor} and at most {high:g} seconds)", fix)
         return number
     if value is None:
         return ""

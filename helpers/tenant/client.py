@@ -10,7 +10,7 @@ from helpers.tenant.api.sms import SmsApi
 from helpers.tenant.api.teams import TeamsApi
 from helpers.tenant.api.users import UsersApi
 from helpers.tenant.auth import AuthenticatedSession, TokenProvider
-from helpers.tenant.transport import RetryPolicy, Transport
+from helpers.tenant.transport import RequestBudget, RetryPolicy, Transport
 
 
 class BrightPatternClient:
@@ -18,9 +18,9 @@ class BrightPatternClient:
 
     def __init__(self, base_url: str, scope: str, client_id: str, client_secret: Secret, *,
                  ca_bundle: str | None = None, connect_timeout: float = 5.0, read_timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, sleep=time.sleep):
+                 retry: RetryPolicy | None = None, sleep=time.sleep, budget: RequestBudget | None = None):
         self.transport = Transport(base_url, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                                   ca_bundle=ca_bundle, retry=retry, sleep=sleep)
+                                   ca_bundle=ca_bundle, retry=retry, sleep=sleep, budget=budget)
         self.tokens = TokenProvider(self.transport, client_id, client_secret, scope)
         self.session = AuthenticatedSession(self.transport, self.tokens)
         self.sms = SmsApi(self.session)

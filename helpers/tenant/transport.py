@@ -148,13 +148,35 @@ def decode_json(response: requests.Response, method: str, path: str):
                        body=text, content_type=response.headers.get("Content-Type")) from None
 
 
+REQUEST_BUDGET = 600  # requests per step, retries included: a hard cap no parameter raises (docs/running.md)
+
+
+class RequestBudgetExhausted(ApiError):
+    """The step has sent as many requests as its budget allows: the next one is never sent."""
+
+
+class RequestBudget:
+    """Requests one step may send to the tenant, shared by its clients; at most REQUEST_BUDGET."""
+
+    def __init__(self, limit: int = REQUEST_BUDGET):
+        self.limit, self.spent = min(int(limit), REQUEST_BUDGET), 0
+
+    def take(self, method: str, path: str) -> None:
+        if self.spent >= self.limit:
+            raise RequestBudgetExhausted(f"request budget exhausted: this step has sent {self.spent} requests, its "
+                                         f"cap ({self.limit} per step, whatever the parameters say); nothing more is "
+                                         "sent", method=method, path=path)
+        self.spent += 1
+
+
 class Transport:
     """HTTP to one tenant base URL. Credentials travel only in headers and form bodies."""
 
     def __init__(self, base_url: str, *, connect_timeout: float = 5.0, read_timeout: float = 30.0,
                  ca_bundle: str | None = None, retry: RetryPolicy | None = None, sleep=time.sleep,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, budget: RequestBudget | None = None):
         self.base_url = check_base_url(base_url)
+        self.budget = budget or RequestBudget()
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -175,6 +197,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            self.budget.take(method, path)
             started = time.monotonic()
             try:
                 response = self.session.request(method, url, json=json_body, data=form, headers=headers, verify=self.verify,

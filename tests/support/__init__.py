@@ -126,7 +126,7 @@ def settled(condition, limit: float = 10.0) -> None:
 
 # ------------------------------------------------------------------ the runner
 def write_params(tmp_path: Path, **values) -> Path:
-    base = {"tenant_url": "emulator", "scope": "example.brightpattern.com", "smoke_timeout": 5, "poll_interval": 0.2}
+    base = {"tenant_url": "emulator", "scope": "example.brightpattern.com", "smoke_timeout": 5, "poll_interval": 0.5}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(base | values), encoding="utf-8")
     return path

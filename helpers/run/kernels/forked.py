@@ -38,11 +38,20 @@ def fork_supported() -> bool:
     return sys.platform.startswith("linux")
 
 
+def bare_pythons() -> set[str]:
+    """The interpreter names jupyter_client replaces with sys.executable (KernelManager.format_kernel_cmd)."""
+    return {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
+
+
 def interpreter_of(argv: list[str]) -> list[str]:
-    """The interpreter part of a kernel spec's argv: everything before `-m ipykernel_launcher`."""
+    """The interpreter part of a kernel spec's argv: everything before `-m ipykernel_launcher`, a bare
+    `python` (what `pip install ipykernel` writes) resolved to sys.executable as jupyter_client does."""
     for i in range(len(argv) - 1):
         if argv[i:i + 2] == LAUNCHER:
-            return list(argv[:i])
+            interpreter = list(argv[:i])
+            if interpreter and interpreter[0] in bare_pythons():
+                interpreter[0] = sys.executable
+            return interpreter
     raise KernelPoolError(f"the kernel spec's command {argv!r} does not run `-m ipykernel_launcher`, so its "
                           "kernels cannot be forked from a zygote. Fix: use KernelPool(factory='spawn')")
 

@@ -247,6 +247,10 @@ class KernelPool:
             km.provisioner.zygote = self.zygote
         elif self.warmup:
             extra = [f"--IPKernelApp.exec_lines={warmup_code(self.warmup)}"]
+        if not any(arg.startswith("--IPKernelApp.log_level") for arg in km.kernel_spec.argv):
+            # A plain `pip install`'s kernel spec: the same quiet kernels `make`'s kernel spec starts (loopback
+            # only, so ipykernel's "TCP without encryption" warning would open every run's output).
+            extra.append("--IPKernelApp.log_level=ERROR")
         try:
             km.start_kernel(env=self.environ, extra_arguments=extra)
         except KernelPoolError:
