@@ -14,6 +14,7 @@ from helpers.run.summary import history_table
 from helpers.safety.gate import Gate
 from helpers.safety.private import sweep
 from helpers.safety.secrets import handoff_path, secret_variables
+from helpers.steps import findings
 
 EXAMPLES = """examples:
   python -m helpers run --params params/demo.yaml --emulator          # practice run, embedded emulator
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the runner logs to the terminal (run.log always keeps INFO and up)")
 
     sub.add_parser("forget", help="delete the private handoff file (secrets handed over in notebooks' forms)",
-                   description="Deletes ~/.cache/bp-sms-runbook/handoff.json, or the file $BP_RUNBOOK_HANDOFF names.")
+                   description="Deletes ~/.cache/bp-sms-runbook/handoff.json (or the file $BP_RUNBOOK_HANDOFF names), the lab's findings beside it, and private folders left by runs that were killed.")
 
     v = sub.add_parser("verify", help="check a tenant's records against their manifests and the history's hash chain",
                        description="Exit 0 when every run folder matches its manifest and history.csv's hash chain is "
@@ -170,6 +171,10 @@ def _main(args) -> int:
             print(f"Deleted {path}: the secrets handed over through the forms are gone.")
         else:
             print(f"Nothing to delete: {path} does not exist.")
+        lab = findings.lab_path()
+        if lab.exists():  # what the lab's pages observed: no secret, but it belongs to the same session
+            lab.unlink()
+            print(f"Deleted {lab}: what the notebooks' pages observed in the lab.")
         return 0
     if args.command == "contract":
         from helpers.tools.contract import main as record_contract

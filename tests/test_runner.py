@@ -24,6 +24,7 @@ from tests.support import (
     CANARY_API,
     ROOT,
     go,
+    private,
     ready_seed,
     write_params,
 )
@@ -240,10 +241,12 @@ def test_history_command_shows_latest_runs(tmp_path):
 def test_forget_deletes_the_handoff_file(tmp_path):
     handoff = tmp_path / "handoff.json"
     write_private_json(handoff, {"k": CANARY_API})
-    env = {**os.environ, "BP_RUNBOOK_HANDOFF": str(handoff)}
+    lab = tmp_path / "lab-findings.json"
+    lab.write_text("{}", encoding="utf-8")
+    env = {**os.environ, "BP_RUNBOOK_HANDOFF": str(handoff), "TMPDIR": str(private(tmp_path))}
     proc = subprocess.run([sys.executable, "-m", "helpers", "forget"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0 and f"Deleted {handoff}" in proc.stdout
-    assert not handoff.exists()
+    assert not handoff.exists() and not lab.exists()
     again = subprocess.run([sys.executable, "-m", "helpers", "forget"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert "Nothing to delete" in again.stdout
 
