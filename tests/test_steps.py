@@ -595,3 +595,12 @@ def test_a_probe_answer_that_is_not_json_is_said_so(ready, console):
     r = run("01_grant_privilege", ready)
     assert r.status == "ok"
     assert any("The answer was not JSON (text/plain)" in n for n in r.notes)
+
+
+def test_a_long_login_id_is_recorded_as_itself_never_as_a_token(env):
+    """40 letters and digits look like a token to the scrubber, but the parameters gave them: the record
+    names the user it created or checked (issue 16)."""
+    login = "apisms" + "0123456789abcdefghij0123456789abcd"
+    result = run("00_preflight", env, api_user=login)
+    assert result.observed["parameters"]["api_user"] == login
+    assert "[REDACTED]" not in str(result.observed["parameters"])

@@ -67,7 +67,9 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
         result.observed.setdefault(SECRET_ACCEPTED[role], accepted)
     # A tenant may quote a credential back in an error body, and steps quote error bodies: the result
     # leaves the step scrubbed, before any table or HTML is made of it.
-    return StepResult.from_dict(Scrubber(ctx.secrets.known_values()).data(result.to_dict()))
+    # A value the parameters gave (a long login ID, say) is the record's subject, never taken for a token.
+    given = [value for value in params.public().values() if isinstance(value, str)]
+    return StepResult.from_dict(Scrubber(ctx.secrets.known_values(), keep=given).data(result.to_dict()))
 
 
 __all__ = ["STEPS", "Step", "StepContext", "discover", "run_step"]
