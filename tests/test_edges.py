@@ -4,35 +4,20 @@ test number on a loopback tenant that is not the emulator."""
 
 from __future__ import annotations
 
-import os
-from unittest import mock
-
 import pytest
 
 from helpers.errors import ParameterError
 from helpers.run.fleet import worst
-from helpers.steps import STEPS, run_step
+from helpers.steps import STEPS
 from helpers.steps.params import EXAMPLE_DESTINATION, validate
 from tests.support import cli
+from tests.support import step_result as run
 
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 
 
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
-def run(step, env, **params):
-    time = FakeTime()
-    with mock.patch.dict(os.environ, env):
-        return run_step(step, validate(params), sleep=time.sleep, clock=time.clock)
 
 
 def test_in_a_fleet_bad_input_is_worse_than_a_held_lock():

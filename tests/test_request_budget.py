@@ -3,26 +3,12 @@ minimum poll interval (the schema's bound, tested in tests/test_scrub_params_sec
 
 from __future__ import annotations
 
-import os
-from unittest import mock
-
 import pytest
 
-from helpers.steps import STEPS, run_step
-from helpers.steps.params import validate
+from helpers.steps import STEPS
 from helpers.tenant.transport import REQUEST_BUDGET, RequestBudget, RequestBudgetExhausted
 from tests.support import make_client
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
+from tests.support import step_result as run
 
 
 @pytest.fixture
@@ -31,10 +17,6 @@ def env(emulator, tmp_path):
             "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends")}
 
 
-def run(step, env, **params):
-    time = FakeTime()
-    with mock.patch.dict(os.environ, env):
-        return run_step(step, validate(params), sleep=time.sleep, clock=time.clock)
 
 
 def test_no_budget_exceeds_the_cap():

@@ -14,10 +14,11 @@ from unittest import mock
 
 import pytest
 
-from helpers.steps import findings, run_step
+from helpers.steps import findings
 from helpers.steps.checks import UNVERIFIED, look_up_user
 from helpers.steps.params import validate
 from tests.support import API_USER, SMS_NUMBER, SMS_ROLE
+from tests.support import step_result as run
 
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 TOKEN = "/configapi/v2/oauth/token"
@@ -28,21 +29,8 @@ def sample(name: str) -> dict:
     return json.loads(SAMPLES.joinpath(name).read_text(encoding="utf-8"))
 
 
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
-def run(step, env, **params):
-    time = FakeTime()
-    with mock.patch.dict(os.environ, env):
-        return run_step(step, validate(params), sleep=time.sleep, clock=time.clock)
 
 
 def in_lab(result, env) -> None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
 from helpers.errors import ParameterError
-from helpers.steps import STEPS, run_step
+from helpers.steps import STEPS
 from helpers.steps.params import validate
 from tests.support import API_USER, SCOPE, SMS_NUMBER, SMS_ROLE, settled
+from tests.support import step_result as run
 
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 
@@ -27,24 +26,8 @@ def env(emulator, tmp_path):
     return {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
 
 
-class FakeTime:
-    """The steps' clock, advanced only by their own sleeps: polling loops end at once, without real waits."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
-def run(step, env, **params):
-    # The kernel's view: the whole environment is what the runbook reads (emulator URL and secrets).
-    time = FakeTime()
-    with mock.patch.dict(os.environ, env):
-        return run_step(step, validate(params), sleep=time.sleep, clock=time.clock)
 
 
 def run_all(env, **params):

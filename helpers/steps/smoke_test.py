@@ -18,6 +18,7 @@ from helpers.steps.privilege import earlier_refusal, refusal_words
 from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, SKIPPED, StepResult
 from helpers.tenant.api.sms import StatusChange
 from helpers.tenant.auth import TOKEN_PATH
+from helpers.tenant.transport import RequestBudgetExhausted
 
 CARRIER_USAGE = "the tenant's Carrier Usage report (Bright Pattern's only record of API-sent messages)"
 
@@ -94,13 +95,17 @@ def smoke_test(ctx: StepContext) -> StepResult:
 def poll(client, sid: str, *, timeout: float, interval: float, sleep, clock):
     """Get Message until delivered/failed or `timeout`: (last message or None, timeline, last error).
 
-    An answer that is not a message (malformed, a 5xx, a timeout) is read again within the timeout and
-    at most POLL_BUDGET reads; it ends the polling only when no message was read at all by then."""
+    An answer that is not a message (malformed, a 5xx, a timeout) is read again within the timeout; it
+    ends the polling only when no message was read at all by then. The step's request budget
+    (helpers.tenant.transport.REQUEST_BUDGET) caps the reads whatever the timeout and interval: when it
+    is spent, the polling ends and the step says so."""
     start = clock()
     message, timeline, error = None, [], None
-    for _ in range(POLL_BUDGET):
+    while True:
         try:
             got = client.sms.get(sid)
+        except RequestBudgetExhausted:
+            raise  # the cap no parameter raises: the step fails naming it
         except ApiError as exc:
             if exc.status in (401, 403, 404) and exc.path != TOKEN_PATH:  # an answer about the message: no retry
                 return message, timeline, exc
@@ -116,8 +121,6 @@ def poll(client, sid: str, *, timeout: float, interval: float, sleep, clock):
         sleep(interval)
     return message, timeline, error
 
-
-POLL_BUDGET = 200  # Get Message reads at most, whatever the timeout and interval
 
 
 def _resolve_pending(ctx: StepContext, r: StepResult, client, ledger) -> StepResult | None:

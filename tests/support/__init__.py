@@ -124,6 +124,31 @@ def settled(condition, limit: float = 10.0) -> None:
 
 
 
+class FakeTime:
+    """The steps' clock, advanced only by their own sleeps: polling loops end at once, without real waits."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+def step_result(step, env, **params):
+    """One step as a kernel runs it: the environment it reads (emulator URL, secrets), a fake clock."""
+    from unittest import mock
+
+    from helpers.steps import run_step
+    from helpers.steps.params import validate
+
+    time = FakeTime()
+    with mock.patch.dict(os.environ, env):
+        return run_step(step, validate(params), sleep=time.sleep, clock=time.clock)
+
+
 # ------------------------------------------------------------------ the runner
 def write_params(tmp_path: Path, **values) -> Path:
     base = {"tenant_url": "emulator", "scope": "example.brightpattern.com", "smoke_timeout": 5, "poll_interval": 0.5}
