@@ -88,3 +88,20 @@ def sms_ready(emulator, console, admin):
 @pytest.fixture
 def api(emulator, sms_ready, sleeps) -> BrightPatternClient:
     return make_client(emulator, API_USER, sms_ready, sleeps)
+
+
+@pytest.fixture
+def env(emulator, tmp_path):
+    """The environment a kernel would see: emulator URL, a private handoff file and ledger, no secrets."""
+    return {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json"),
+            "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends")}
+
+
+@pytest.fixture
+def ready(env, console, admin, admin_secret):
+    """A tenant where a person did all admin steps; the environment holds both secrets."""
+    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
+    console.grant(SMS_ROLE)
+    console.set_outbound("SMS Chat", [SMS_NUMBER])
+    env.update(BP_API_SECRET=console.generate_secret(API_USER), BP_ADMIN_SECRET=admin_secret)
+    return env

@@ -11,14 +11,6 @@ from tests.support import make_client
 from tests.support import step_result as run
 
 
-@pytest.fixture
-def env(emulator, tmp_path):
-    return {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json"),
-            "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends")}
-
-
-
-
 def test_no_budget_exceeds_the_cap():
     assert RequestBudget(10 ** 9).limit == REQUEST_BUDGET
 

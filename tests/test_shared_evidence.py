@@ -17,7 +17,7 @@ import pytest
 from helpers.steps import findings
 from helpers.steps.checks import UNVERIFIED, look_up_user
 from helpers.steps.params import validate
-from tests.support import API_USER, SMS_NUMBER, SMS_ROLE
+from tests.support import API_USER, SMS_ROLE
 from tests.support import step_result as run
 
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
@@ -46,19 +46,8 @@ def as_run(tmp_path, env, *results) -> dict:
     return {**env, "BP_RUNBOOK_RUN_CONTEXT": str(context)}
 
 
-@pytest.fixture
-def env(emulator, tmp_path):
-    return {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json"),
-            "BP_RUNBOOK_PENDING_SENDS": str(tmp_path / "pending-sends")}
 
 
-@pytest.fixture
-def ready(env, console, admin, admin_secret):
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    console.grant(SMS_ROLE)
-    console.set_outbound("SMS Chat", [SMS_NUMBER])
-    env.update(BP_API_SECRET=console.generate_secret(API_USER), BP_ADMIN_SECRET=admin_secret)
-    return env
 
 
 def sent(console) -> list:

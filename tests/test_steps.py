@@ -20,10 +20,6 @@ from tests.support import step_result as run
 PROBE = "/clientweb/smsapi/v1/Messages/runbook-probe"
 
 
-@pytest.fixture
-def env(emulator, tmp_path):
-    """The environment a kernel would see: emulator URL, a private handoff file, no secrets."""
-    return {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(tmp_path / "handoff.json")}
 
 
 
@@ -34,14 +30,6 @@ def run_all(env, **params):
     return {step: run(step, env, **params) for step in STEPS}
 
 
-@pytest.fixture
-def ready(env, console, admin, admin_secret):
-    """A tenant where a person did all admin steps; the environment holds both secrets."""
-    admin.users.create(API_USER, "API", "SMS", "Admins", roles=[SMS_ROLE])
-    console.grant(SMS_ROLE)
-    console.set_outbound("SMS Chat", [SMS_NUMBER])
-    env.update(BP_API_SECRET=console.generate_secret(API_USER), BP_ADMIN_SECRET=admin_secret)
-    return env
 
 
 def test_practice_mode_completes_every_step_then_rerun_changes_nothing(env, console):
