@@ -26,7 +26,6 @@ Shorter pieces are not flagged on their own: ordinary text would match them by c
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
@@ -60,23 +59,6 @@ def text_forms(secret: str) -> set[str]:
     """The secret as text may carry it: raw, JSON-escaped, HTML-escaped, repr-escaped, URL-encoded."""
     return {secret, json.dumps(secret)[1:-1], html.escape(secret), html.escape(secret, quote=False),
             repr(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
-
-
-def runs(secret: str, length: int = RUN) -> set[str]:
-    return {secret[i:i + length] for i in range(len(secret) - length + 1)} if len(secret) > length else set()
-
-
-def base64_forms(secret: str) -> set[str]:
-    """The part of base64 that stays the same wherever the secret starts (alignment 0, 1 or 2 bytes),
-    standard and URL-safe alphabets."""
-    forms = set()
-    raw = secret.encode()
-    for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + raw).decode().rstrip("=")
-        stable = encoded[4 if shift else 0:len(encoded) - 4]
-        if len(stable) >= RUN:
-            forms |= {stable, stable.replace("+", "-").replace("/", "_")}
-    return forms
 
 
 class _Finder:
@@ -201,20 +183,6 @@ class Scanner(_Finder):
         super().__init__(secrets, keep)
         self._forms = sorted(set().union(*(text_forms(s) for s in self.secrets)) if self.secrets else ())
         self._near = Fragments(self.secrets, NEAR)
-
-    @staticmethod
-    def views(path: Path) -> tuple[list[str], list[str], bool]:
-        """(texts as written and decoded, texts with whitespace removed or lines joined, whether saved
-        widget state is present). Token shapes are only looked for in the first kind: removing
-        whitespace joins ordinary words into long runs."""
-        texts, joined = [], []
-        bases, widgets = _bases(path)
-        for base in bases:
-            for kind, reading in readings(base, Encodings([], RUN)):
-                if kind not in ("text", "joined"):
-                    break
-                (texts if kind == "text" else joined).append(reading.text)
-        return texts, joined, widgets
 
     def _found(self, texts: list[str], widgets: bool) -> list[str]:
         found = {"widget state"} if widgets else set()
