@@ -116,6 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", required=True, type=Path, metavar="FILE", help="YAML parameter file of the tenant")
     c.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="where the recording goes")
 
+    s = sub.add_parser("snapshot", help="read what a tenant's Configuration API shows; propose a parameter file",
+                       description="Read-only (one token request, then GET requests): writes FOLDER/snapshot.yaml (users "
+                                   "with team, roles, disabled and lock state; teams; access numbers with media, type "
+                                   "and textOutService; the chat services they name; what no API shows, and why) and "
+                                   "FOLDER/params.yaml, a proposed parameter file with the candidates as comments. The "
+                                   "admin secret comes from BP_ADMIN_SECRET or the keyring, as for run.")
+    s.add_argument("--tenant-url", required=True, metavar="URL",
+                   help="https://<tenant host>, or emulator (the local one; with --emulator, the embedded one)")
+    s.add_argument("--scope", default="", metavar="HOST", help="tenant host for the token request (default: the URL's)")
+    s.add_argument("--admin-user", required=True, metavar="LOGIN", help="administrator with Manage users and Manage phones")
+    s.add_argument("--out", required=True, metavar="FOLDER", help="a new folder for snapshot.yaml and params.yaml")
+    s.add_argument("--emulator", action="store_true", help="start the embedded emulator (needs --tenant-url emulator)")
+    s.add_argument("--emulator-seed", metavar="SEED", help="seed of the embedded emulator: default, docs, fleet or a file")
+    s.add_argument("--ca-bundle", default="", metavar="PEM", help="CA bundle of a private CA (default: system trust)")
+
     h = sub.add_parser("history", help="show the latest runs per tenant")
     h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
     h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
@@ -179,6 +194,11 @@ def _main(args) -> int:
     if args.command == "contract":
         from helpers.tools.contract import main as record_contract
         return record_contract(args.params, args.out, sys.stdout, sys.stderr)
+    if args.command == "snapshot":
+        from helpers.tools.snapshot import SnapshotOptions, snapshot
+        options = SnapshotOptions(args.tenant_url, args.scope, args.admin_user, args.out, args.emulator,
+                                  args.emulator_seed, args.ca_bundle)
+        return snapshot(options, sys.stdout, Gate(secret_variables(os.environ).values()))
     if args.command == "history":
         print(history_table(Path(args.out), args.tenant, args.limit))
         return 0
