@@ -179,12 +179,12 @@ def chat_services(numbers: list[dict] | None) -> list[dict] | None:
             for name in sorted(found)]
 
 
-def read(client: BrightPatternClient, params: RunbookParams, emulator: bool, taken_at: datetime) -> tuple[dict, bool]:
-    """The snapshot as data (what was read, what could not be, and why), and whether a refusal kept a part out."""
+def read(client: BrightPatternClient, params: RunbookParams, emulator: bool, taken_at: datetime) -> tuple[dict, int]:
+    """The snapshot as data (what was read, what could not be, and why), and how many parts a refusal kept out."""
     reader = Reader(client)
     teams, users, numbers = reader.teams(), reader.users(), reader.access_numbers()
     not_read = list(NOT_READABLE) + [{"what": p["what"], "why": p["answer"], "fix": p["fix"]} for p in reader.problems]
-    refused = any(p["refused"] for p in reader.problems)
+    refused = sum(p["refused"] for p in reader.problems)
     return {"snapshot": FORMAT,
             "tenant": {"address": params.tenant_url, "scope": params.effective_scope,
                        "answers as": "the local emulator" if emulator else "a tenant (not the emulator)"},
@@ -276,9 +276,9 @@ def _take(params: RunbookParams, secret, where: Path, printer: Printer, now: dat
     if leaks:
         printer.say("error: a secret survived scrubbing in a snapshot file; the file was withheld")
         return EXIT_FAILED
-    if refused:
-        return EXIT_ACTION
-    return EXIT_FAILED if problems else EXIT_OK
+    if len(problems) > refused:  # a part failed (not refused): the snapshot is incomplete for no one's choice
+        return EXIT_FAILED
+    return EXIT_ACTION if refused else EXIT_OK
 
 
 def _count(value, noun: str) -> str:
