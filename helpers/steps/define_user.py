@@ -65,6 +65,9 @@ def define_user(ctx: StepContext) -> StepResult:
         else:
             r.actions = instructions.define_user(p, exists=True)
             r.evidence["roles (Get User)"] = list(user.roles) or "(none)"
+            if p.practice_mode:  # a dry run in practice mode: what the run would do through the console
+                return r.finish(ACTION_REQUIRED, f"dry run: would add the role '{p.role}' to user '{p.api_user}' "
+                                                 "through the emulator's console (practice)")
             return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' exists without the role '{p.role}'; "
                                              "the API cannot change roles, add it in the admin UI")
     r.evidence.update({"roles (Get User)": list(user.roles), "team": user.team, "state": lookup.state_words()})
