@@ -116,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", required=True, type=Path, metavar="FILE", help="YAML parameter file of the tenant")
     c.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="where the recording goes")
 
+    pl = sub.add_parser("plan", help="what a run would do, per tenant and step, without changing anything",
+                        description="Runs every step's checks with dry_run on (no papermill, no run record): per tenant "
+                                    "and step, nothing, the runbook acts (e.g. creates the user, sends one text), a "
+                                    "person acts in the admin UI (the instructions), or a run fails. Prints a table and "
+                                    "writes plan.json and plan.html (one page for a fleet) under DIR/plans/<UTC time>/.")
+    pl.add_argument("--params", required=True, nargs="+", metavar="FILE",
+                    help="YAML parameter files, or a folder of them (a fleet)")
+    pl.add_argument("--emulator", action="store_true", help="start the embedded emulator (needs tenant_url: emulator)")
+    pl.add_argument("--emulator-seed", metavar="SEED", help="seed of the embedded emulator: default, docs, fleet or a file")
+    pl.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"where plans go (default: {DEFAULT_OUT})")
+
     s = sub.add_parser("snapshot", help="read what a tenant's Configuration API shows; propose a parameter file",
                        description="Read-only (one token request, then GET requests): writes FOLDER/snapshot.yaml (users "
                                    "with team, roles, disabled and lock state; teams; access numbers with media, type "
@@ -194,6 +205,10 @@ def _main(args) -> int:
     if args.command == "contract":
         from helpers.tools.contract import main as record_contract
         return record_contract(args.params, args.out, sys.stdout, sys.stderr)
+    if args.command == "plan":
+        from helpers.run.plan import PlanOptions, make_plan
+        return make_plan(PlanOptions(args.params, args.out, args.emulator, args.emulator_seed), sys.stdout,
+                         Gate(secret_variables(os.environ).values()))
     if args.command == "snapshot":
         from helpers.tools.snapshot import SnapshotOptions, snapshot
         options = SnapshotOptions(args.tenant_url, args.scope, args.admin_user, args.out, args.emulator,
