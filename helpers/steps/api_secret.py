@@ -81,6 +81,8 @@ STEP = Step(
         acts="**admin UI only** (Generate); handed over through the form's Password field or `BP_API_SECRET`",
         verified="a token request with it; a refused secret is diagnosed (missing, disabled or locked-out user: step "
                  "02) and, from the form, not kept",
+        reads="a token request with the API secret; when it is refused, Get User and Get User Lock State (admin)",
+        writes="nothing (practice mode: generates the secret through the emulator's console)",
     ),
     plan=lambda p, admin: f"{admin_ui(p)}; verified by a token request",
 )

@@ -118,6 +118,8 @@ STEP = Step(
         verified="`GET /configapi/v2/phone/ext` (admin, *Manage phones*): the number is not voice-only (an "
                  "undocumented `media` value is noted) and its `textOutService` names the service; its `type` is "
                  "recorded, not relied on",
+        reads="the admin's token request; Get Access Numbers (`/phone/ext`)",
+        writes="nothing (practice mode: sets the outbound chat account through the emulator's console)",
     ),
     plan=lambda p, admin: (f"{admin_ui(p)}; verified through /phone/ext" if admin
                            else "guided: no usable admin credentials, so it cannot be verified"),

@@ -237,6 +237,10 @@ STEP = Step(
              "User says whether it took effect). The roles of an existing user need the admin UI",
         verified="Get User (the same login ID, roles, disabled) and its lock state; without admin credentials, the "
                  "user's own token",
+        reads="the admin's token request; Get User and Get User Lock State of the API user; Get Teams when the team is "
+              "refused; without admin credentials, the API user's token and Get Message of a made-up id",
+        writes="**Create User**, only when the user is missing, never with `dry_run` (practice mode: adds the role "
+               "through the emulator's console)",
     ),
     plan=_plan,
 )
