@@ -1,4 +1,4 @@
-"""`python -m helpers …`: run the runbook, or show the run history."""
+"""`python -m helpers …`: run the runbook, plan a run, take a tenant's snapshot, or show the run history."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ EXAMPLES = """examples:
   BP_ADMIN_SECRET=… BP_API_SECRET=… python -m helpers run --params params/tenant.yaml
   python -m helpers run --params params/tenant.yaml --only 4,5 --dry-run
   python -m helpers run --params params/fleet/ --emulator --jobs 2      # a fleet of practice tenants
+  python -m helpers plan --params params/fleet/ --emulator             # what a run would do; changes nothing
+  BP_ADMIN_SECRET=… python -m helpers snapshot --tenant-url https://acme.brightpattern.com --admin-user admin --out snap/acme
   python -m helpers history --tenant example.brightpattern.com
   python -m helpers verify outputs/example.brightpattern.com
 
