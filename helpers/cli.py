@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--emulator", action="store_true", help="start the embedded emulator (needs tenant_url: emulator)")
     pl.add_argument("--emulator-seed", metavar="SEED", help="seed of the embedded emulator: default, docs, fleet or a file")
     pl.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"where plans go (default: {DEFAULT_OUT})")
+    pl.add_argument("--keep-going", action="store_true",
+                    help="plan the steps after a failing one too (a run reaches them only with --keep-going)")
 
     s = sub.add_parser("snapshot", help="read what a tenant's Configuration API shows; propose a parameter file",
                        description="Read-only (one token request, then GET requests): writes FOLDER/snapshot.yaml (users "
@@ -209,7 +211,7 @@ def _main(args) -> int:
         return record_contract(args.params, args.out, sys.stdout, sys.stderr)
     if args.command == "plan":
         from helpers.run.plan import PlanOptions, make_plan
-        return make_plan(PlanOptions(args.params, args.out, args.emulator, args.emulator_seed), sys.stdout,
+        return make_plan(PlanOptions(args.params, args.out, args.emulator, args.emulator_seed, args.keep_going), sys.stdout,
                          Gate(secret_variables(os.environ).values()))
     if args.command == "snapshot":
         from helpers.tools.snapshot import SnapshotOptions, snapshot

@@ -15,11 +15,11 @@ from tests.support import ROOT, cli, private, write_params
 WRITES = ("POST", "PUT", "DELETE", "PATCH")
 
 
-def plan(tmp_path, env, *files) -> tuple[int, str, dict, Path]:
+def plan(tmp_path, env, *files, keep_going=False) -> tuple[int, str, dict, Path]:
     out = io.StringIO()
     with mock.patch.dict("os.environ", env):
-        code = make_plan(PlanOptions([str(f) for f in files], str(tmp_path / "out"), private_root=private(tmp_path)),
-                         out, Gate())
+        code = make_plan(PlanOptions([str(f) for f in files], str(tmp_path / "out"), keep_going=keep_going,
+                                     private_root=private(tmp_path)), out, Gate())
     found = sorted((tmp_path / "out" / "plans").glob("*/plan.json"))
     return code, out.getvalue(), json.loads(found[-1].read_text()) if found else {}, found[-1].parent if found else None
 
@@ -84,10 +84,20 @@ def test_a_fleet_plan_is_one_page_and_a_bad_file_is_its_own_row(tmp_path, env, c
     assert writes(console) == []
 
 
-def test_a_step_after_a_failing_one_is_marked_as_not_reached(tmp_path, env, console, admin_secret):
+def test_the_steps_after_a_failing_one_are_not_reached_as_in_a_run(tmp_path, env, console, admin_secret):
     env["BP_ADMIN_SECRET"] = admin_secret
     console.fault(kind="status", status=503, method="GET", path_prefix="/configapi/v2/user/api.sms", count=10)
     code, printed, made, _ = plan(tmp_path, env, write_params(tmp_path, admin_user="admin"))
+    assert code == 0, printed
+    assert [s["would"] for s in made["tenants"][0]["steps"]] == ["nothing", "person acts", "run fails"] + [
+        "not reached"] * 4
+    assert "a run stops after 02_define_user fails (--keep-going runs the rest)" in printed
+
+
+def test_with_keep_going_the_steps_after_a_failing_one_are_planned_and_marked(tmp_path, env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
+    console.fault(kind="status", status=503, method="GET", path_prefix="/configapi/v2/user/api.sms", count=10)
+    code, printed, made, _ = plan(tmp_path, env, write_params(tmp_path, admin_user="admin"), keep_going=True)
     assert code == 0, printed  # the plan is made; it says where a run would fail
     steps = made["tenants"][0]["steps"]
     assert [(s["step"], s["would"]) for s in steps][:3] == [

@@ -9,7 +9,8 @@ says what a run would do ("dry run: would …"); the plan sorts each result into
     nothing        the step finds the tenant as it should be (or the step is off)
     runbook acts   a run would act itself: create the user, send one text, (practice) use the console
     person acts    a person must do something in the admin UI (the step's instructions)
-    run fails      a run would fail here (and stop, unless --keep-going)
+    run fails      a run would fail here, and stop: the later steps are `not reached`
+                   (with --keep-going, as for run, they are planned and marked)
 
 and prints it as a table, and writes plan.json and plan.html (one page for a fleet) through the gate.
 Why not papermill: docs/decisions.md, "plan calls the steps".
@@ -41,8 +42,8 @@ from helpers.steps.params import refuse_secret_values
 from helpers.steps.results import ACTION_REQUIRED, FAILED, OK, SKIPPED
 
 WOULD = "dry run: would "  # how every dry-run branch of a step says what a run would do
-NOTHING, RUNBOOK, PERSON, FAILS = "nothing", "runbook acts", "person acts", "run fails"
-KINDS = (NOTHING, RUNBOOK, PERSON, FAILS)
+NOTHING, RUNBOOK, PERSON, FAILS, UNREACHED = "nothing", "runbook acts", "person acts", "run fails", "not reached"
+KINDS = (NOTHING, RUNBOOK, PERSON, FAILS, UNREACHED)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class PlanOptions:
     out_dir: str
     emulator: bool = False
     emulator_seed: str | None = None
+    keep_going: bool = False  # as for run: without it, the steps after a failing one are not reached
     private_root: Path | None = None  # where the private 0700 folder of the run context goes (default: the system's)
 
 
@@ -69,8 +71,9 @@ def classify(result: dict) -> tuple[str, str]:
     return FAILS, f"the dry run reported '{status}': a dry run must change nothing; report this as a bug ({summary})"
 
 
-def steps_of(results: list[dict]) -> list[dict]:
-    """The plan's rows for one tenant, in step order; a step after a failed one says a run would not reach it."""
+def steps_of(results: list[dict], keep_going: bool) -> list[dict]:
+    """The plan's rows for one tenant, in step order. After a step where a run fails, a run stops (as
+    `run` does): the later steps are not reached, or, with keep_going, planned and marked as such."""
     rows, failed = [], None
     for r in results:
         kind, what = classify(r)
@@ -81,11 +84,15 @@ def steps_of(results: list[dict]) -> list[dict]:
         rows.append(row)
         if kind == FAILS and failed is None:
             failed = r["step"]
+    for step_id in list(STEPS)[len(results):]:
+        rows.append({"step": step_id, "title": STEPS[step_id].title, "would": UNREACHED,
+                     "what": f"a run stops after {failed} fails (--keep-going runs the rest)", "actions": []})
     return rows
 
 
-def dry_run(params, private_root) -> list[dict]:
-    """Every step's result with dry_run on, in order, each seeing what the earlier ones found."""
+def dry_run(params, private_root, keep_going: bool) -> list[dict]:
+    """Each step's result with dry_run on, in order, each seeing what the earlier ones found; up to the
+    first that fails unless keep_going."""
     folder = make_private(private_root)
     try:
         context = folder / "run-context.json"
@@ -94,6 +101,8 @@ def dry_run(params, private_root) -> list[dict]:
         for step_id in STEPS:
             results.append(run_step(step_id, params, environ=environ).to_dict())
             write_private_json(context, findings.run_context(results))  # statuses and shared findings only
+            if classify(results[-1])[0] == FAILS and not keep_going:
+                break
         return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -109,7 +118,7 @@ def plan_tenant(path: Path, options: PlanOptions, gate: Gate) -> dict:
         return {"tenant": str(path), "params": str(path), "error": f"a run would not start: {exc}", "steps": []}
     gate.know(secrets.known_values())
     gate.keep(str(v) for v in params.public().values() if isinstance(v, str))
-    steps = steps_of(dry_run(params, options.private_root))
+    steps = steps_of(dry_run(params, options.private_root, options.keep_going), options.keep_going)
     return {"tenant": params.effective_scope, "params": str(path), "address": params.base_url, "steps": steps}
 
 
@@ -139,7 +148,7 @@ def make_plan(options: PlanOptions, out: TextIO, gate: Gate, utc_now=lambda: dat
             "how": "every step's checks with dry_run on, in this process; nothing was changed and nothing sent",
             "kinds": {NOTHING: "the tenant is as the step wants it, or the step is off",
                       RUNBOOK: "a run would act itself", PERSON: "a person must act in the admin UI",
-                      FAILS: "a run would fail here"},
+                      FAILS: "a run would fail here", UNREACHED: "a run stops before it (after a failing step)"},
             "tenants": tenants}
     printer.say(table(plan))
     folder = _folder(Path(options.out_dir), plan["plan_id"])

@@ -7,7 +7,8 @@ import html
 from helpers.steps import STEPS
 
 WIDTH = 110  # the terminal's "what" column is cut here; plan.json and plan.html keep it whole
-COLOURS = {"nothing": "#1a7f37", "runbook acts": "#0969da", "person acts": "#9a6700", "run fails": "#cf222e"}
+COLOURS = {"nothing": "#1a7f37", "runbook acts": "#0969da", "person acts": "#9a6700", "run fails": "#cf222e",
+           "not reached": "#6e7781"}
 
 
 def _cut(text: str, width: int = WIDTH) -> str:
