@@ -142,3 +142,35 @@ def test_a_refused_admin_secret_reads_nothing(tmp_path):
     assert done.returncode == 2
     assert "refused" in done.stdout and "Fix: " in done.stdout
     assert not out.exists()
+
+
+def proposed(data: dict) -> tuple[str, dict]:
+    from helpers.steps.params import validate
+    from helpers.tools.proposal import proposal
+
+    text = proposal({"taken at (UTC)": "2026-01-01T00:00:00Z", **data}, validate({"tenant_url": "emulator",
+                                                                                   "admin_user": "admin"}))
+    return text, yaml.safe_load(text)
+
+
+def test_the_proposal_decides_only_what_the_snapshot_shows_and_lists_the_candidates():
+    users = [{"login_id": "admin", "roles": ["SMS API"], "disabled": False, "team": "Ops"},
+             {"login_id": "sms.one", "roles": ["SMS API"], "disabled": False, "team": ""}]
+    numbers = [{"number": "16505550100", "media": "voice", "type": "phone", "text_out_services": []},
+               {"number": "16505550101", "media": "voice_text", "type": "scenario", "text_out_services": []},
+               {"number": "16505550102", "media": "text", "type": "text-out", "text_out_services": ["Chat A", "Chat B"]}]
+    text, values = proposed({"users": users, "teams": ["Ops"], "access numbers": numbers,
+                             "chat services": [{"name": "Chat A"}, {"name": "Chat B"}]})
+    assert values["access_number"] == "+16505550102"  # the SMS-capable number a service names, before the others
+    assert "#   +16505550101  media voice_text" in text and "+16505550100" not in text  # voice-only: no candidate
+    assert values["chat_service"] == "Chat A" and "several services: choose" in text
+    assert (values["role"], values["api_user"]) == ("SMS API", "sms.one")
+    assert "api_user_team" not in values and "# api_user_team: not decided: the value the tenant shows would be refused" in text
+
+
+def test_a_tenant_whose_parts_could_not_be_read_gets_a_proposal_of_defaults_that_says_so():
+    unread = "not read (see 'not read')"
+    text, values = proposed({"users": unread, "teams": unread, "access numbers": unread, "chat services": unread})
+    assert set(values) == {"tenant_url", "scope", "admin_user", "smoke_test"}
+    for name in ("access_number", "chat_service", "role", "api_user", "api_user_team"):
+        assert f"# {name}: not decided" in text

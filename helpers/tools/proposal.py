@@ -34,6 +34,11 @@ class Proposal:
         self.values: dict[str, str | bool] = {}
 
     def decided(self, name: str, value, why: str, candidates: list[str] = ()) -> None:
+        try:  # a value the tenant shows but the runbook would refuse (an empty team, say) is not proposed
+            validate({name: value})
+        except ParameterError as exc:
+            self.undecided(name, f"the value the tenant shows would be refused ({exc.problem})", candidates)
+            return
         self.values[name] = value
         shown = ("true" if value else "false") if isinstance(value, bool) else _q(value)
         self.lines.append(f"{name}: {shown}   # {why}")
@@ -72,6 +77,8 @@ def _numbers(p: Proposal, numbers) -> list[str]:
         why = "the only SMS-capable access number a chat service names (textOutService)"
     else:
         why = "the first of several candidates: choose"
+    # Get Access Numbers lists "16502505674": the country code without '+', in every published sample.
+    why += f" (listed as {chosen['number']}: '+' added; check the country code)"
     p.decided("access_number", number, why, ["candidates (SMS-capable, Get Access Numbers):", *listed]
               if len(ranked) > 1 else [])
     return chosen["text_out_services"]
