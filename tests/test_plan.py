@@ -114,3 +114,13 @@ def test_plan_on_the_command_line_with_the_embedded_emulator(tmp_path):
     assert "06_smoke_test" in done.stdout and "Nothing was changed, nothing sent." in done.stdout
     assert list((tmp_path / "out" / "plans").glob("*/plan.html"))
     assert not (tmp_path / "out" / "emulator_example.brightpattern.com").exists()  # a plan is not a run: no record
+
+
+def test_one_bad_parameter_file_is_one_line_and_exit_3_as_for_run(tmp_path, env):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tenant_url: http://acme.example.com\n")
+    code, printed, made, _ = plan(tmp_path, env, bad)
+    assert code == 3 and made == {}
+    assert printed.splitlines() == ["error: parameter 'tenant_url': uses plain http for a host that is not loopback "
+                                    "(credentials would travel in clear). Fix: use https://, or http:// only for a "
+                                    "loopback emulator such as http://127.0.0.1:8765"]

@@ -115,7 +115,8 @@ def plan_tenant(path: Path, options: PlanOptions, gate: Gate) -> dict:
                                             emulator=options.emulator))
         secrets = secrets_for_run(params, refuse_secret_values)
     except ParameterError as exc:
-        return {"tenant": str(path), "params": str(path), "error": f"a run would not start: {exc}", "steps": []}
+        return {"tenant": str(path), "params": str(path), "error": f"a run would not start: {exc}", "steps": [],
+                "line": f"error: {exc}"}
     gate.know(secrets.known_values())
     gate.keep(str(v) for v in params.public().values() if isinstance(v, str))
     steps = steps_of(dry_run(params, options.private_root, options.keep_going), options.keep_going)
@@ -142,6 +143,11 @@ def make_plan(options: PlanOptions, out: TextIO, gate: Gate, utc_now=lambda: dat
     except ParameterError as exc:
         printer.say(f"error: {exc}")
         return EXIT_BAD_INPUT
+    if len(tenants) == 1 and "error" in tenants[0]:  # one tenant, as `run` would: one line, nothing written
+        printer.say(tenants[0]["line"])
+        return EXIT_BAD_INPUT
+    for tenant in tenants:
+        tenant.pop("line", None)
     now = utc_now()
     plan = {"plan_id": now.strftime("%Y%m%dT%H%M%SZ"), "made_at": now.isoformat(timespec="seconds"),
             "duration_s": round(time.time() - started, 2),
