@@ -254,6 +254,7 @@ def _take(params: RunbookParams, secret, where: Path, printer: Printer, now: dat
     gate.know([token.value.reveal()])
     emulator = emulator_tenants(params.base_url) is not None
     data, refused = read(client, params, emulator, now)
+    proposed = proposal(data, params)  # before anything is written: a proposal that cannot be made writes nothing
     try:
         where.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -264,7 +265,7 @@ def _take(params: RunbookParams, secret, where: Path, printer: Printer, now: dat
               "failed.\n")
     leaks = gate.write_text(where / SNAPSHOT_FILE, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
                                                                            width=110))
-    leaks += gate.write_text(where / PARAMS_FILE, proposal(data, params))
+    leaks += gate.write_text(where / PARAMS_FILE, proposed)
     problems = [p for p in data["not read"] if "fix" in p]
     printer.say(f"Snapshot of {params.effective_scope}: {_count(data['users'], 'user')}, "
                 f"{_count(data['teams'], 'team')}, {_count(data['access numbers'], 'access number')}, "
