@@ -113,6 +113,12 @@ def test_plan_on_the_command_line_with_the_embedded_emulator(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "06_smoke_test" in done.stdout and "Nothing was changed, nothing sent." in done.stdout
     assert list((tmp_path / "out" / "plans").glob("*/plan.html"))
+    made = json.loads(next((tmp_path / "out" / "plans").glob("*/plan.json")).read_text())
+    steps = {s["step"]: s for s in made["tenants"][0]["steps"]}
+    # Practice mode: what the dry run left undone, and said so, is in the plan (never done: it is a change).
+    assert "a run would generate the API secret of the admin user 'admin' through the console" in \
+        steps["02_define_user"]["what"]
+    assert steps["01_grant_privilege"]["what"] == "would grant 'Use SMS/MMS API' to role 'SMS API' through the console"
     assert not (tmp_path / "out" / "emulator_example.brightpattern.com").exists()  # a plan is not a run: no record
 
 

@@ -58,6 +58,13 @@ class PlanOptions:
 
 def classify(result: dict) -> tuple[str, str]:
     """(kind, what) of one step's dry-run result (a StepResult's dict)."""
+    kind, what = _classify(result)
+    # What the dry run left undone and said so (practice mode: the admin's secret a run would generate).
+    undone = [n.removeprefix("dry run: ") for n in result.get("notes") or [] if n.startswith("dry run: ")]
+    return kind, " ".join([what, *(f"({n})" for n in undone)])
+
+
+def _classify(result: dict) -> tuple[str, str]:
     status, summary, actions = result["status"], result["summary"], result.get("actions") or []
     if summary.startswith(WOULD):
         return RUNBOOK, summary.removeprefix("dry run: ")
