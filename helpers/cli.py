@@ -1,4 +1,4 @@
-"""`python -m helpers …`: run the runbook, or show the run history."""
+"""`python -m helpers …`: run the runbook, plan a run, take a tenant's snapshot, or show the run history."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ EXAMPLES = """examples:
   BP_ADMIN_SECRET=… BP_API_SECRET=… python -m helpers run --params params/tenant.yaml
   python -m helpers run --params params/tenant.yaml --only 4,5 --dry-run
   python -m helpers run --params params/fleet/ --emulator --jobs 2      # a fleet of practice tenants
+  python -m helpers plan --params params/fleet/ --emulator             # what a run would do; changes nothing
+  BP_ADMIN_SECRET=… python -m helpers snapshot --tenant-url https://acme.brightpattern.com --admin-user admin --out snap/acme
   python -m helpers history --tenant example.brightpattern.com
   python -m helpers verify outputs/example.brightpattern.com
 
@@ -116,6 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", required=True, type=Path, metavar="FILE", help="YAML parameter file of the tenant")
     c.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="where the recording goes")
 
+    pl = sub.add_parser("plan", help="what a run would do, per tenant and step, without changing anything",
+                        description="Runs every step's checks with dry_run on (no papermill, no run record): per tenant "
+                                    "and step, nothing, the runbook acts (e.g. creates the user, sends one text), a "
+                                    "person acts in the admin UI (the instructions), or a run fails. Prints a table and "
+                                    "writes plan.json and plan.html (one page for a fleet) under DIR/plans/<UTC time>/.")
+    pl.add_argument("--params", required=True, nargs="+", metavar="FILE",
+                    help="YAML parameter files, or a folder of them (a fleet)")
+    pl.add_argument("--emulator", action="store_true", help="start the embedded emulator (needs tenant_url: emulator)")
+    pl.add_argument("--emulator-seed", metavar="SEED", help="seed of the embedded emulator: default, docs, fleet or a file")
+    pl.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"where plans go (default: {DEFAULT_OUT})")
+    pl.add_argument("--keep-going", action="store_true",
+                    help="plan the steps after a failing one too (a run reaches them only with --keep-going)")
+
+    s = sub.add_parser("snapshot", help="read what a tenant's Configuration API shows; propose a parameter file",
+                       description="Read-only (one token request, then GET requests): writes FOLDER/snapshot.yaml (users "
+                                   "with team, roles, disabled and lock state; teams; access numbers with media, type "
+                                   "and textOutService; the chat services they name; what no API shows, and why) and "
+                                   "FOLDER/params.yaml, a proposed parameter file with the candidates as comments. The "
+                                   "admin secret comes from BP_ADMIN_SECRET or the keyring, as for run.")
+    s.add_argument("--tenant-url", required=True, metavar="URL",
+                   help="https://<tenant host>, or emulator (the local one; with --emulator, the embedded one)")
+    s.add_argument("--scope", default="", metavar="HOST", help="tenant host for the token request (default: the URL's)")
+    s.add_argument("--admin-user", required=True, metavar="LOGIN", help="administrator with Manage users and Manage phones")
+    s.add_argument("--out", required=True, metavar="FOLDER", help="a new folder for snapshot.yaml and params.yaml")
+    s.add_argument("--emulator", action="store_true", help="start the embedded emulator (needs --tenant-url emulator)")
+    s.add_argument("--emulator-seed", metavar="SEED", help="seed of the embedded emulator: default, docs, fleet or a file")
+    s.add_argument("--ca-bundle", default="", metavar="PEM", help="CA bundle of a private CA (default: system trust)")
+
     h = sub.add_parser("history", help="show the latest runs per tenant")
     h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
     h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
@@ -179,6 +209,15 @@ def _main(args) -> int:
     if args.command == "contract":
         from helpers.tools.contract import main as record_contract
         return record_contract(args.params, args.out, sys.stdout, sys.stderr)
+    if args.command == "plan":
+        from helpers.run.plan import PlanOptions, make_plan
+        return make_plan(PlanOptions(args.params, args.out, args.emulator, args.emulator_seed, args.keep_going), sys.stdout,
+                         Gate(secret_variables(os.environ).values()))
+    if args.command == "snapshot":
+        from helpers.tools.snapshot import SnapshotOptions, snapshot
+        options = SnapshotOptions(args.tenant_url, args.scope, args.admin_user, args.out, args.emulator,
+                                  args.emulator_seed, args.ca_bundle)
+        return snapshot(options, sys.stdout, Gate(secret_variables(os.environ).values()))
     if args.command == "history":
         print(history_table(Path(args.out), args.tenant, args.limit))
         return 0

@@ -121,6 +121,8 @@ STEP = Step(
         verified="type, lifetime and a masked fingerprint (never the token); the SMS/MMS API accepts it; it names the "
                  "earlier steps of this run it verifies end to end (step 01 too when it could not verify yet; the "
                  "record marks it verified later), never one that ended otherwise",
+        reads="the API user's token request; Get Message of a made-up id",
+        writes="nothing",
     ),
     plan=lambda p, admin: "automated: requests a token and probes the SMS/MMS API with it",
 )

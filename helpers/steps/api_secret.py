@@ -39,7 +39,11 @@ def api_secret(ctx: StepContext) -> StepResult:
             r.actions = diagnosis.actions
             return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused ({check.answer}): "
                                              f"{diagnosis.cause}")
-    if not p.practice_mode or p.dry_run:
+    if p.practice_mode and p.dry_run:
+        r.actions = instructions.api_secret(p)
+        return r.finish(ACTION_REQUIRED, f"dry run: would generate the API secret of '{p.api_user}' through the "
+                                         "emulator's console (practice)")
+    if not p.practice_mode:
         r.actions = instructions.api_secret(p)
         return r.finish(ACTION_REQUIRED, f"no API secret for '{p.api_user}' yet: generate it in the admin UI "
                                          "and hand it over through the form or the environment")
@@ -77,6 +81,8 @@ STEP = Step(
         acts="**admin UI only** (Generate); handed over through the form's Password field or `BP_API_SECRET`",
         verified="a token request with it; a refused secret is diagnosed (missing, disabled or locked-out user: step "
                  "02) and, from the form, not kept",
+        reads="a token request with the API secret; when it is refused, Get User and Get User Lock State (admin)",
+        writes="nothing (practice mode: generates the secret through the emulator's console)",
     ),
     plan=lambda p, admin: f"{admin_ui(p)}; verified by a token request",
 )

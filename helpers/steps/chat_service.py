@@ -69,16 +69,19 @@ def chat_service(ctx: StepContext) -> StepResult:
                             f"textOutService)")
     if services:
         r.notes.append(f"/phone/ext reports the number as configured for another service: {', '.join(services)}.")
-    if not p.practice_mode or p.dry_run:
+    if p.practice_mode and p.dry_run:
         r.actions = instructions.chat_service(p)
-        prefix = "dry run: " if p.dry_run and p.practice_mode else ""
+        return r.finish(ACTION_REQUIRED, f"dry run: would set {p.access_number} as an outbound chat account of "
+                                         f"'{p.chat_service}' through the emulator's console (practice)")
+    if not p.practice_mode:
+        r.actions = instructions.chat_service(p)
         if services:
-            return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is the outbound chat account of "
+            return r.finish(ACTION_REQUIRED, f"{p.access_number} is the outbound chat account of "
                                              f"{', '.join(repr(s) for s in services)}, not of '{p.chat_service}'")
         if number.type == "text-out":
-            return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is of type text-out but /phone/ext names no "
+            return r.finish(ACTION_REQUIRED, f"{p.access_number} is of type text-out but /phone/ext names no "
                                              f"service: check in the admin UI that '{p.chat_service}' lists it")
-        return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is not an outbound chat account of "
+        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not an outbound chat account of "
                                          f"'{p.chat_service}' (type {number.type or 'not given'})")
     ctx.console().add_outbound_account(p.chat_service, p.access_number)
     r.changed.append(f"{LABEL} set {p.access_number} as an outbound chat account of '{p.chat_service}'")
@@ -115,6 +118,8 @@ STEP = Step(
         verified="`GET /configapi/v2/phone/ext` (admin, *Manage phones*): the number is not voice-only (an "
                  "undocumented `media` value is noted) and its `textOutService` names the service; its `type` is "
                  "recorded, not relied on",
+        reads="the admin's token request; Get Access Numbers (`/phone/ext`)",
+        writes="nothing (practice mode: sets the outbound chat account through the emulator's console)",
     ),
     plan=lambda p, admin: (f"{admin_ui(p)}; verified through /phone/ext" if admin
                            else "guided: no usable admin credentials, so it cannot be verified"),

@@ -65,6 +65,9 @@ def define_user(ctx: StepContext) -> StepResult:
         else:
             r.actions = instructions.define_user(p, exists=True)
             r.evidence["roles (Get User)"] = list(user.roles) or "(none)"
+            if p.practice_mode:  # a dry run in practice mode: what the run would do through the console
+                return r.finish(ACTION_REQUIRED, f"dry run: would add the role '{p.role}' to user '{p.api_user}' "
+                                                 "through the emulator's console (practice)")
             return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' exists without the role '{p.role}'; "
                                              "the API cannot change roles, add it in the admin UI")
     r.evidence.update({"roles (Get User)": list(user.roles), "team": user.team, "state": lookup.state_words()})
@@ -234,6 +237,10 @@ STEP = Step(
              "User says whether it took effect). The roles of an existing user need the admin UI",
         verified="Get User (the same login ID, roles, disabled) and its lock state; without admin credentials, the "
                  "user's own token",
+        reads="the admin's token request; Get User and Get User Lock State of the API user; Get Teams when the team is "
+              "refused; without admin credentials, the API user's token and Get Message of a made-up id",
+        writes="**Create User**, only when the user is missing, never with `dry_run` (practice mode: adds the role "
+               "through the emulator's console)",
     ),
     plan=_plan,
 )

@@ -119,6 +119,9 @@ STEP = Step(
         acts="**admin UI only**: instructions with the role filled in",
         verified="the SMS/MMS API with the API user's token (Get Message of a made-up id; nothing is sent): see "
                  "[What each answer means](docs/verdicts.md#what-each-answer-means)",
+        reads="the API user's token request; Get Message of a made-up id; with admin credentials, Get User of the API "
+              "user",
+        writes="nothing (practice mode: grants the privilege through the emulator's console)",
     ),
     plan=lambda p, admin: f"{admin_ui(p)}; verified with the API user's token",
 )

@@ -136,5 +136,7 @@ STEP = Step(
         acts="validates parameters; lists which secrets are available and from which source, never their values",
         verified="the address answers as a tenant (its token endpoint refuses a request without credentials); each "
                  "available secret gets a token",
+        reads="a token request without credentials; a token request with each available secret",
+        writes="nothing",
     ),
 )

@@ -218,6 +218,8 @@ STEP = Step(
         acts="**off unless `smoke_test: true`**: sends one text, polls Get Message",
         verified="the timeline ends `delivered` (`sent` is never counted as delivered); a text that may have gone out "
                  "is recorded and never sent again by accident; nothing is sent with a token the run found refused",
+        reads="the API user's token request; Get Message of the text (and of an earlier run's text)",
+        writes="**Send Message**: one text, only with `smoke_test: true`, never with `dry_run`",
     ),
     plan=_plan,
 )
