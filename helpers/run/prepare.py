@@ -304,6 +304,8 @@ def prepared(options, printer: Printer):
             except OSError as exc:
                 raise ParameterError("--out", f"cannot create {tenant_dir} ({describe_os_error(exc)})",
                                      "give a writable folder") from None
+            if records.remote:  # the gate learns boto's secrets: none reaches an object it publishes
+                printer.know(storage.credentials(os.environ))
             with remote_lock(records, printer, using.clock) if records.remote else tenant_lock(tenant_dir):
                 try:
                     run_dir = new_run_dir(tenant_dir, using.utc_now, records.taken)

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from helpers.errors import ParameterError
 from helpers.safety.private import alive, make_private, start_time
+from helpers.safety.secrets import MIN_SECRET_LENGTH
 
 SCHEMES = ("s3",)
 LOCK_KEY = ".run.lock"
@@ -45,7 +46,14 @@ HISTORY_KEY = "history.csv"
 LEASE_S = 600.0  # a lock not renewed for this long is stale: its owner is gone (killed, or its worker lost)
 RENEW_EVERY_S = 60.0
 DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
+CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 URL_FIX = "give a local folder, or an S3 URL such as s3://bucket/prefix"
+
+
+def credentials(environ) -> list[str]:
+    """boto's secrets in the environment: the gate learns them, so that none can reach a record."""
+    return [environ[name].strip() for name in CREDENTIAL_ENV
+            if len(environ.get(name, "").strip()) >= MIN_SECRET_LENGTH]
 
 
 def is_remote(out) -> bool:
