@@ -79,10 +79,10 @@ class LentPool:
 
 
 def scripted(during=None):
-    """Steps that end ok without a notebook; `during()` is called in the middle of the run."""
+    """Steps that end ok without a notebook; `during(run folder)` is called in the middle of the run."""
     def execute(*, step_id, params, run_dir, cell_timeout, pool, kernel_env, clock):
         if during is not None and step_id == "01_grant_privilege":
-            during()
+            during(run_dir)
         result = StepResult(step_id, STEPS[step_id].title).finish("ok", "scripted: ok")
         return {"result": result.to_dict(), "notebook": None, "failure": None, "seconds": 0.0}
 
@@ -215,12 +215,26 @@ def test_every_object_passed_the_gate_and_a_run_publishes_nothing_but_its_record
     assert list(private(tmp_path).iterdir()) == []  # the working folder is gone
 
 
+def test_a_file_where_a_secret_survived_is_withheld_before_it_leaves_for_s3(tmp_path, s3, monkeypatch):
+    """A file the seal does not cover (a step's own extra file) is scanned by Gate.publish on its way
+    out: what reaches S3 is the notice, and the run exits 1."""
+    monkeypatch.setenv("BP_API_SECRET", CANARY_API)
+    outcome, printed = go_s3(tmp_path, s3, during=lambda run_dir: (run_dir / "extra.txt").write_text(
+        f"the key is {CANARY_API}\n"))
+    assert outcome.exit_code == 1, printed
+    assert re.search(rf"error: secret scan: known secret.* survived in s3://{s3.bucket}/runbook/{TENANT}/\w+/extra\.txt; "
+                     "the file was withheld", printed), printed
+    stored = objects(s3)
+    assert stored[key(outcome.summary["run_id"], "extra.txt")].startswith(b"withheld: a secret survived scrubbing")
+    assert not any(CANARY_API[:20].encode() in data for data in stored.values())
+
+
 def test_a_history_changed_behind_the_locks_back_is_never_overwritten(tmp_path, s3):
     """Another run that broke the lock wrote the history meanwhile: this run's If-Match loses, it says so
     (exit 1), and the other run's history stands."""
     assert go_s3(tmp_path, s3)[0].exit_code == 0
     theirs = objects(s3)[key("history.csv")] + b"their row\n"
-    outcome, printed = go_s3(tmp_path, s3, during=lambda: s3.client.put_object(
+    outcome, printed = go_s3(tmp_path, s3, during=lambda run_dir: s3.client.put_object(
         Bucket=s3.bucket, Key=key("history.csv"), Body=theirs))
     assert outcome.exit_code == 1, printed
     assert (f"s3://{s3.bucket}/{key('history.csv')}: changed on S3 while this run held the lock (was the lock "

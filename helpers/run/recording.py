@@ -98,7 +98,7 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     summary.update(verdict())
 
     for name, kinds in leaks.items():
-        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}; the file was withheld")
+        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run.where(run_dir / name)}; the file was withheld")
     if done.unexpected:
         printer.say(f"error: {done.unexpected[:300]} (recorded as a failed step)")
     if done.interrupted:
