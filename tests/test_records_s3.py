@@ -315,3 +315,11 @@ def test_other_urls_and_a_fleet_to_s3_are_refused_with_exit_3(s3, capsys):
     assert code == 3 and "an S3 URL takes one tenant per run" in printed
     code, printed = command(capsys, "verify", f"s3://{s3.bucket}/nothing-here")
     assert code == 3 and "holds no records (removed?)" in printed
+
+
+def test_a_bucket_that_does_not_exist_is_bad_input_and_nothing_runs(tmp_path, s3):
+    s3.url = f"s3://no-such-{s3.bucket}/runbook"
+    outcome, printed = go_s3(tmp_path, s3)
+    assert outcome.exit_code == 3, printed
+    assert "error: parameter '--out': cannot be used (" in printed and "whose bucket exists" in printed
+    assert "[1/3]" not in printed and list(private(tmp_path).iterdir()) == []
