@@ -115,10 +115,10 @@ def worker(tmp_path, name: str, s3, **env) -> dict:
 # ------------------------------------------------------------------ two runner processes
 @pytest.mark.notebooks
 def test_a_run_to_s3_is_verified_and_a_second_run_for_the_tenant_is_refused_while_it_holds_the_lock(tmp_path, s3):
-    params = write_params(tmp_path, smoke_test=False)
+    params = write_params(tmp_path, smoke_test=False, read_timeout=120)
     with EmulatorServer(seed=str(ready_seed(tmp_path))) as server:
-        # The first token request answers after 15 s: while it waits, the first run is inside its lock.
-        requests.post(f"{server.url}/_emulator/faults", json={"kind": "latency", "seconds": 15, "method": "POST",
+        # The first token request answers after 45 s: while it waits, the first run is inside its lock.
+        requests.post(f"{server.url}/_emulator/faults", json={"kind": "latency", "seconds": 45, "method": "POST",
                                                               "path_prefix": "/configapi/v2/oauth/token"}, timeout=5)
         secrets = {"BP_EMULATOR_URL": server.url, "BP_ADMIN_SECRET": CANARY_ADMIN, "BP_API_SECRET": CANARY_API}
         argv = [sys.executable, "-m", "helpers", "run", "--params", str(params), "--out", s3.url]
@@ -130,6 +130,7 @@ def test_a_run_to_s3_is_verified_and_a_second_run_for_the_tenant_is_refused_whil
             assert lock["owner"] == {"host": socket.gethostname(), "pid": proc.pid, "start": lock["owner"]["start"]}
             second = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                                     **worker(tmp_path, "worker-2", s3, **secrets))
+            assert proc.poll() is None  # the first run still held the lock when the second was refused
             printed, _ = proc.communicate(timeout=180)
         finally:
             if proc.poll() is None:
@@ -212,6 +213,7 @@ def test_every_object_passed_the_gate_and_a_run_publishes_nothing_but_its_record
     assert outcome.gate.ledger[f"s3://{s3.bucket}/{key('.run.lock')}"] == "handed"  # the lock's content too
     summary = json.loads(stored[key(run_id, "summary.json")])
     assert summary["report"] == f"s3://{s3.bucket}/{key(run_id, 'summary.html')}"
+    assert s3.client.head_object(Bucket=s3.bucket, Key=key(run_id, "summary.html"))["ContentType"] == "text/html"
     assert list(private(tmp_path).iterdir()) == []  # the working folder is gone
 
 

@@ -252,21 +252,26 @@ def tenant_lock(tenant_dir: Path):
 def remote_lock(records: storage.RemoteRecords, printer: Printer, clock: Callable[[], float]):
     """The tenant's lock on S3 for the duration (helpers/run/storage.py: a lease taken and released by
     conditional writes); NotStarted (exit 4) when another run holds it, as locally."""
+    def unusable(exc: OSError) -> ParameterError:
+        return ParameterError("--out", f"cannot be used ({exc.strerror or exc})",
+                              "give an S3 URL whose bucket exists and that the credentials boto finds (AWS_ACCESS_KEY_ID "
+                              "and AWS_SECRET_ACCESS_KEY, AWS_PROFILE) may write; AWS_ENDPOINT_URL_S3 for another S3 API")
+
     lease = records.lock(printer.gate.handed, clock)
     try:
         lease.acquire()
-        records.fetch()
     except storage.Held as held:
         raise NotStarted(EXIT_LOCKED, f"error: another runbook run for {records.tenant} is in progress (lock "
                                       f"{held}); nothing was done. Try again when it has finished (a lock whose "
                                       "owner is gone is broken when its lease ends).") from None
     except OSError as exc:
-        raise ParameterError("--out", f"cannot be used ({exc.strerror or exc})",
-                             "give an S3 URL whose bucket exists and that the credentials boto finds (AWS_ACCESS_KEY_ID "
-                             "and AWS_SECRET_ACCESS_KEY, AWS_PROFILE) may write; AWS_ENDPOINT_URL_S3 for another S3 API") \
-            from None
-    lease.start_renewing()
-    try:
+        raise unusable(exc) from None
+    try:  # from here on the lock is ours: released however the run ends
+        try:
+            records.fetch()
+        except OSError as exc:
+            raise unusable(exc) from None
+        lease.start_renewing()
         yield
     finally:
         lease.release()

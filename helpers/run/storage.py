@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import mimetypes
 import os
 import re
 import shutil
@@ -149,7 +150,8 @@ class S3Store:
         """Write an object; `create`: only if none exists, `etag`: only if it is still that one. Conflict
         when the condition does not hold. Returns the new ETag. Only Gate.publish and the lock call it."""
         condition = {"IfNoneMatch": "*"} if create else {"IfMatch": etag} if etag else {}
-        return self._call("put_object", Key=self.key(name), Body=data, **condition)["ETag"]
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"  # a browser shows summary.html
+        return self._call("put_object", Key=self.key(name), Body=data, ContentType=kind, **condition)["ETag"]
 
     def delete(self, name: str, etag: str | None = None) -> None:
         self._call("delete_object", Key=self.key(name), **({"IfMatch": etag} if etag else {}))
