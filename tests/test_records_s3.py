@@ -285,6 +285,19 @@ def test_a_lease_is_taken_once_renewed_broken_when_stale_and_released_only_by_it
     assert objects(s3) == {}
 
 
+def test_a_held_lease_is_renewed_in_the_background_until_released(s3):
+    now = [T0]
+    lease = Lease(S3Store(s3.url), f"{TENANT}/.run.lock", lambda body, where: body, lambda: now[0])
+    lease.acquire()
+    now[0] = T0 + 300
+    lease.start_renewing(every_s=0.05)
+    try:
+        settled(lambda: json.loads(objects(s3)[key(".run.lock")])["expires"] == T0 + 300 + LEASE_S)
+    finally:
+        lease.release()
+    assert objects(s3) == {} and not lease.lost
+
+
 def test_a_lock_left_by_a_dead_process_of_this_host_is_broken_at_once(s3):
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid names no process now
