@@ -2,7 +2,8 @@
 
 The options and parameters (exit 3 when wrong), the steps chosen, the target (the embedded emulator
 when asked for), the secrets (never in a parameter, never too short to scrub), the tenant's records
-folder, its lock (exit 4 when another run holds it) and the run's own folder.
+folder, its lock (exit 4 when another run holds it) and the run's own folder. With an S3 --out the
+records folder is a private local working folder and the lock a lease on S3 (helpers/run/storage.py).
 """
 
 from __future__ import annotations
