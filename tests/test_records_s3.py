@@ -24,6 +24,7 @@ from emulator import EmulatorServer
 from helpers.cli import main
 from helpers.run.runner import Collaborators, RunOptions, run
 from helpers.run.storage import LEASE_S, Held, Lease, S3Store
+from helpers.safety.scrub import Scanner
 from helpers.steps import STEPS
 from helpers.steps.results import StepResult
 from tests.support import CANARY_ADMIN, CANARY_API, ROOT, private, ready_seed, settled, write_params
@@ -146,9 +147,15 @@ def test_a_run_to_s3_is_verified_and_a_second_run_for_the_tenant_is_refused_whil
     assert {key(run_id, name) for name in ("summary.json", "summary.html", "run.log", "manifest.json",
                                             "00_preflight.ipynb", "04_access_token.ipynb")} <= set(stored)
     assert [row["run_id"] for row in csv.DictReader(io.StringIO(stored[key("history.csv")].decode()))] == [run_id]
+    scanned = tmp_path / "scanned"
+    scanned.mkdir()
     for name, data in stored.items():  # no secret in any object: the canaries, boto's key, or a piece of them
         for secret in (CANARY_ADMIN, CANARY_API, SECRET_KEY):
             assert secret.encode() not in data and secret[:20].encode() not in data, name
+        copy = scanned / name.replace("/", "_")  # the project's scan, every reading of the file (base64, JSON…)
+        copy.write_bytes(data)
+        digests = set(re.findall(r"\b[0-9a-f]{64}\b", data.decode()))  # a manifest's and history's SHA-256s
+        assert Scanner([CANARY_ADMIN, CANARY_API, SECRET_KEY], keep=digests).leaks(copy) == [], name
     for process in ("worker-1", "worker-2"):  # the working folders are gone, and nothing was written locally
         assert [p.name for p in (tmp_path / process).rglob("*")] == ["tmp"], process
 

@@ -185,7 +185,7 @@ class Lease:
     def _body(self) -> bytes:
         now = self.clock()
         body = {"owner": {"host": socket.gethostname(), "pid": os.getpid(), "start": start_time(os.getpid())},
-                "taken_at": _utc(now), "expires": now + self.lease_s, "expires_at": _utc(now + self.lease_s)}
+                "renewed_at": _utc(now), "expires": now + self.lease_s, "expires_at": _utc(now + self.lease_s)}
         clean = self.handed(body, self.store.url(self.name))  # through the gate, as every byte that leaves
         if clean is None:
             raise OSError(errno.EACCES, "the lock's content did not pass the secret scan")
@@ -214,6 +214,8 @@ class Lease:
             try:
                 held = json.loads(data)
             except ValueError:
+                held = None
+            if not isinstance(held, dict):
                 held = {}  # not a lock this runbook wrote (cut short?): stale, like one without a lease
             if not self.stale(held):
                 owner = held.get("owner", {})
