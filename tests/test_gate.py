@@ -11,6 +11,8 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
+
 from helpers.safety.gate import LINE_WITHHELD, Gate
 from helpers.safety.scrub import REDACTED, WITHHELD, Scanner, Scrubber
 from tests.support import CANARY_ADMIN, ROOT
@@ -72,6 +74,47 @@ def test_a_parameter_value_is_never_redacted_as_token_shaped(tmp_path):
     assert gate.leaks == {}
     # a kept value that is a known secret is still a secret
     assert REDACTED in Gate([CANARY_ADMIN], keep=[CANARY_ADMIN]).line(CANARY_ADMIN)
+
+
+# ------------------------------------------------------------------ to a storage (records on S3)
+class Objects(dict):
+    """What a storage received (tests/test_records_s3.py has the real S3 API; here only the gate's part)."""
+
+    def put(self, name, data, **condition):
+        self[name] = (data, condition)
+        return '"etag"'
+
+    def url(self, name):
+        return f"s3://bucket/{name}"
+
+
+def test_publish_scans_what_leaves_withholds_a_file_and_never_publishes_a_history_with_a_secret(tmp_path):
+    gate, store = Gate([CANARY_ADMIN]), Objects()
+    clean, leaky, history = tmp_path / "summary.html", tmp_path / "run.log", tmp_path / "history.csv"
+    clean.write_text("<p>ok</p>")
+    leaky.write_text(f"the secret is {CANARY_ADMIN}\n")
+    history.write_text(f"run_id,note\n1,{CANARY_ADMIN}\n")
+    assert gate.publish(clean, store, "t/r/summary.html", create=True) == '"etag"'
+    assert store["t/r/summary.html"] == (b"<p>ok</p>", {"create": True})
+    gate.publish(leaky, store, "t/r/run.log", create=True)
+    assert store["t/r/run.log"][0] == (WITHHELD + "\n").encode()  # the notice leaves, never the secret
+    with pytest.raises(ValueError, match="a secret survived in history.csv: not published"):
+        gate.publish(history, store, "t/history.csv", etag='"e1"', withhold=False)
+    assert "t/history.csv" not in store and history.read_text().endswith(f"{CANARY_ADMIN}\n")
+    assert set(gate.leaks) == {"run.log", "history.csv"}
+    assert gate.ledger == {"s3://bucket/t/r/summary.html": "published", "s3://bucket/t/r/run.log": "published"}
+
+
+def test_publish_lets_through_the_digests_it_is_told_and_no_other_token_shaped_string(tmp_path):
+    digest = "0123456789abcdef" * 4
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"files": {"summary.json": {"sha256": digest}}}))
+    store = Objects()
+    Gate().publish(manifest, store, "t/r/manifest.json", digests={digest})
+    assert json.loads(store["t/r/manifest.json"][0])["files"]["summary.json"]["sha256"] == digest
+    gate = Gate()
+    gate.publish(manifest, store, "t/r/manifest.json")  # not told: a token-shaped string, withheld
+    assert gate.leaks == {"manifest.json": ["token-shaped string"]}
 
 
 # ------------------------------------------------------------------ no writer around the gate
