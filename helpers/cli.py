@@ -10,6 +10,7 @@ from pathlib import Path
 
 from helpers.run.exit_codes import EXIT_MEANINGS
 from helpers.run.runner import DEFAULT_OUT, OneLine, RunOptions, quiet_event_loop_noise, run
+from helpers.run.storage import is_remote
 from helpers.run.summary import history_table
 from helpers.safety.gate import Gate
 from helpers.safety.private import sweep
@@ -91,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only these steps, e.g. --only 4,5 or --only 04_access_token")
     r.add_argument("--from", dest="from_step", metavar="STEP", help="start at this step, e.g. --from 3")
     r.add_argument("--dry-run", action="store_true", help="observe and report; change nothing (overrides the file)")
-    r.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"where run records go (default: {DEFAULT_OUT})")
+    r.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
+                   help=f"where run records go: a folder (default: {DEFAULT_OUT}) or an S3 URL, s3://bucket/prefix, "
+                        "that every worker sees (credentials from AWS_* variables or a profile, never in the URL)")
     r.add_argument("--keep-going", action="store_true", help="run the remaining steps after a failed one")
     r.add_argument("--resend-unconfirmed", action="store_true",
                    help="step 06 sends a text although an earlier run's text may have gone out (its fate unknown); "
@@ -105,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check a tenant's records against their manifests and the history's hash chain",
                        description="Exit 0 when every run folder matches its manifest and history.csv's hash chain is "
                                    "intact; exit 1 naming the first altered, missing, added or reordered file or row.")
-    v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com")
+    v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com, "
+                                                     "or its S3 URL, e.g. s3://bucket/prefix/example.brightpattern.com")
     v.add_argument("--chain-head", metavar="HEX", type=_chain_head,
                    help="the history chain head a run printed (16 hex digits, or all 64), kept elsewhere: detects "
                         "the removal of the newest runs together with their history rows")
@@ -147,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ca-bundle", default="", metavar="PEM", help="CA bundle of a private CA (default: system trust)")
 
     h = sub.add_parser("history", help="show the latest runs per tenant")
-    h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
+    h.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
+                   help=f"records folder (default: {DEFAULT_OUT}), or an S3 URL (s3://bucket/prefix)")
     h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
     h.add_argument("--limit", type=int, default=10, help="runs per tenant (default: 10)")
     return parser
@@ -169,10 +174,55 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _remote(url: str, option: str, read, only=lambda name: True) -> int:
+    """`read(folder, shown)` on a private local copy of the objects under an S3 URL (helpers/run/storage.py)."""
+    from helpers.errors import ParameterError
+    from helpers.run.storage import mirrored
+
+    try:
+        with mirrored(url, option, only=only) as (copy, count):
+            return read(copy if count else None, url)
+    except ParameterError as exc:
+        print(f"error: {exc}")
+        return 3
+    except OSError as exc:
+        print(f"error: cannot read {url} ({exc.strerror or exc}). Fix: check the URL, and that the credentials boto "
+              "finds (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE) may read it")
+        return 1
+
+
+def _history(out: str, tenant: str | None, limit: int) -> int:
+    def show(folder: Path | None, shown: str) -> int:
+        if folder is None:
+            print(f"No runs recorded under {shown}" + (f" for tenant {tenant!r}" if tenant else "") + ".")
+        else:
+            print(history_table(folder, tenant, limit).replace(str(folder), shown))
+        return 0
+
+    if is_remote(out):
+        return _remote(out, "--out", show, only=lambda name: name.count("/") == 1 and name.endswith("/history.csv"))
+    return show(Path(out), out) if Path(out).is_dir() else show(None, out)
+
+
 def _verify(folder: str, chain_head: str | None = None) -> int:
+    if is_remote(folder):
+        def read(copy: Path | None, url: str) -> int:
+            if copy is None:
+                print(f"error: {url!r} holds no records (removed?). Fix: give a tenant's records URL, e.g. "
+                      "s3://bucket/prefix/<tenant>")
+                return 3
+            return _verify_folder(str(copy), chain_head, shown=url)
+
+        return _remote(folder, "DIR", read)
+    return _verify_folder(folder, chain_head)
+
+
+def _verify_folder(folder: str, chain_head: str | None = None, shown: str | None = None) -> int:
+    """verify of a local folder; `shown`: what to call it (the S3 URL of which it is a private copy)."""
     from helpers.run.record import unchained_runs, verify
 
     path = Path(folder)
+    say = (lambda line: print(line.replace(str(path), shown))) if shown else print
     if not folder.strip() or not path.is_dir():
         what = "does not exist (removed?)" if folder.strip() and not path.exists() else "is not a folder"
         print(f"error: {folder!r} {what}. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
@@ -180,14 +230,14 @@ def _verify(folder: str, chain_head: str | None = None) -> int:
     older = {run: name for run, name in unchained_runs(path).items() if (path / run).is_dir()}
     if older:
         files = ", ".join(sorted(set(older.values())))
-        print(f"note: {len(older)} run folder(s) predate the hash chain ({files}): they are not verified")
+        say(f"note: {len(older)} run folder(s) predate the hash chain ({files}): they are not verified")
     problems = verify(path, chain_head)
     if problems:
-        print(f"NOT intact: {problems[0]}")
+        say(f"NOT intact: {problems[0]}")
         for more in problems[1:]:
-            print(f"  also: {more}")
+            say(f"  also: {more}")
         return 1
-    print(f"intact: every run folder of {path} matches its manifest, and history.csv's hash chain holds")
+    say(f"intact: every run folder of {path} matches its manifest, and history.csv's hash chain holds")
     return 0
 
 
@@ -219,8 +269,7 @@ def _main(args) -> int:
                                   args.emulator_seed, args.ca_bundle)
         return snapshot(options, sys.stdout, Gate(secret_variables(os.environ).values()))
     if args.command == "history":
-        print(history_table(Path(args.out), args.tenant, args.limit))
-        return 0
+        return _history(args.out, args.tenant, args.limit)
     if args.command == "verify":
         return _verify(args.tenant_dir, args.chain_head)
     # One gate for the whole process: the terminal log, stdout and every file of the run pass it, and it
@@ -233,6 +282,11 @@ def _main(args) -> int:
                          keep_going=args.keep_going, log_level=args.log_level,
                          resend_unconfirmed=args.resend_unconfirmed)
     if len(args.params) > 1 or Path(args.params[0]).is_dir() or args.jobs != 1:
+        if is_remote(args.out):  # a fleet's summary and pages are local files; one run per tenant publishes
+            print("error: parameter '--out': an S3 URL takes one tenant per run (a fleet writes its summary "
+                  "locally). Fix: give a local --out folder, or run each tenant on its own, as the Airflow DAG does",
+                  file=sys.stderr)
+            return BAD_INPUT
         from helpers.run.fleet import run_fleet
         return run_fleet(options, args.params, args.jobs, sys.stdout, gate).exit_code
     return run(options, sys.stdout, gate).exit_code

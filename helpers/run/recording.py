@@ -77,7 +77,7 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
         "duration_s": round(using.clock() - run.started, 2), "exit_code": None, "exit_meaning": None,
         "interrupted": done.interrupted, "parameters": run.params.public(), "steps": entries, "versions": versions(),
         "run_by": who(), "pending_send": sends.describe(pending) if pending else None,
-        "report": str(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
+        "report": run.where(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
     }
     # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
     summary = gate.data(summary) | verdict()
@@ -92,18 +92,21 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     row = gate.row(history_row(summary)) | {"manifest_sha256": manifest or ""}
     chained = problems.guarded(HISTORY, lambda: using.append_history(run.tenant_dir / HISTORY, row, HISTORY_FIELDS))
     gate.noted(run.tenant_dir / HISTORY, "rows through the gate; hashes and digests only besides")
+    if run.records is not None and run.records.remote:  # the record made here goes to S3, through the gate
+        problems.extend(run.records.publish(run_dir, gate, chained is not None))
+        leaks.update({name: kinds for name, kinds in gate.leaks.items() if name not in leaks})
     summary.update(verdict())
 
     for name, kinds in leaks.items():
-        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}; the file was withheld")
+        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run.where(run_dir / name)}; the file was withheld")
     if done.unexpected:
         printer.say(f"error: {done.unexpected[:300]} (recorded as a failed step)")
     if done.interrupted:
         printer.say(f"Interrupted by {done.interrupted}: the steps not run are recorded as skipped.")
     if problems:
-        printer.say(f"error: the run record in {run_dir} is incomplete: {'; '.join(problems)}")
+        printer.say(f"error: the run record in {run.where(run_dir)} is incomplete: {'; '.join(problems)}")
     printer.say(f"Exit {summary['exit_code']}: {EXIT_MEANINGS[summary['exit_code']]}")
-    printer.say(f"Report: {run_dir / 'summary.html'}")
+    printer.say(f"Report: {run.where(run_dir / 'summary.html')}")
     if chained:  # the first 16 of 64 hex digits: enough to compare with a copy kept elsewhere
-        printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {run.tenant_dir})")
+        printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {run.where(run.tenant_dir)})")
     return RunOutcome(summary["exit_code"], run_dir, summary, gate=gate)
