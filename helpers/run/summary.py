@@ -127,6 +127,5 @@ def history_table(out_dir: Path, tenant: str | None = None, limit: int = 10) -> 
     columns = ["tenant", "run_id", "exit_code", *[s for s in STEPS if s in table.columns], "duration_s"]
     if "changed_since_last_run" in table.columns:  # histories of older versions have no such column
         columns.append("changed_since_last_run")
-        table["changed_since_last_run"] = [t if len(t) <= 100 else t[:99] + "…" for t in table["changed_since_last_run"]]
     table = table[columns].rename(columns={s: s[:2] for s in STEPS} | {"changed_since_last_run": "changed since last run"})
     return table.to_string(index=False)

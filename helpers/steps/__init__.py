@@ -65,8 +65,7 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
         findings.note(result, findings.PROBE, *ctx.memo[findings.PROBE])
         verdict, answer = ctx.memo[findings.PROBE]
         if verdict != "no-secret":  # without a secret nothing of the tenant was asked
-            findings.observe(result, "SMS/MMS API probe", verdict)
-            findings.observe(result, "SMS/MMS API probe answer", answer)
+            findings.observe(result, "SMS/MMS API probe", f"{verdict}: {answer}")
     for role, accepted in ctx.secrets_accepted.items():  # the form forgets a secret the tenant refused
         result.observed.setdefault(SECRET_ACCEPTED[role], accepted)
     # A tenant may quote a credential back in an error body, and steps quote error bodies: the result
