@@ -280,3 +280,31 @@ def test_a_change_made_in_the_practice_admin_ui_is_named_by_the_next_run(tmp_pat
     assert not third.summary["drift"]["compared"]
     assert f"{first.run_dir.name}/summary.json was altered" in third.summary["drift"]["why_not"]
 
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_change_in_the_admin_ui_shows_on_the_next_report(tmp_path, emulator, ready):
+    from selenium.webdriver.common.by import By
+
+    from tests.support import SMS_NUMBER
+    from tests.support.browser import AdminUI, keep_screenshot, start_chromium
+
+    params = write_params(tmp_path, admin_user="admin")
+    browser = start_chromium(tmp_path / "chrome", size="1280,1400")
+    try:
+        with mock.patch.dict(os.environ, ready):
+            assert go(tmp_path, params)[0].exit_code == 0
+            page = AdminUI(browser)
+            browser.get(f"{emulator.url}/_emulator/")
+            page.menu("Services & Campaigns")
+            page.open("SMS Chat")
+            page.checkbox("Outbound chat accounts", SMS_NUMBER).click()  # untick the number
+            assert page.press("Save") == "Saved chat service 'SMS Chat': Outbound chat accounts none."
+            second, _ = go(tmp_path, params)
+        browser.get((second.run_dir / "summary.html").as_uri())
+        section = browser.find_element(By.XPATH, "//h2[normalize-space()='Changed since the last run']")
+        table = section.find_element(By.XPATH, "following-sibling::table[1]")
+        assert "05_chat_service text-out services SMS Chat (none) before this run acted" in table.text
+        keep_screenshot(browser, tmp_path, "changed-since-the-last-run.png")
+    finally:
+        browser.quit()
