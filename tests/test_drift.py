@@ -5,6 +5,7 @@ end to end: a change made through the practice admin UI between two runs is name
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -308,3 +309,24 @@ def test_in_a_browser_a_change_in_the_admin_ui_shows_on_the_next_report(tmp_path
         keep_screenshot(browser, tmp_path, "changed-since-the-last-run.png")
     finally:
         browser.quit()
+
+
+@pytest.mark.notebooks
+def test_the_fleet_page_says_what_changed_since_each_tenants_last_run(tmp_path, emulator, ready):
+    import io
+
+    from helpers.run.fleet import run_fleet
+    from helpers.run.runner import RunOptions
+    from tests.support import private
+
+    params = write_params(tmp_path, admin_user="admin")
+    with mock.patch.dict(os.environ, ready):  # one tenant: the generic secret variables serve it
+        assert go(tmp_path, params)[0].exit_code == 0
+        through_the_admin_ui(emulator, "services/SMS Chat", {})
+        fleet = run_fleet(RunOptions(params_path="", out_dir=tmp_path / "outputs", private_root=private(tmp_path)),
+                          [params], 1, io.StringIO())
+    [tenant] = json.loads((fleet.folder / "fleet-summary.json").read_text())["tenants"]
+    assert tenant["changed_since_last_run"].startswith("05 text-out services: SMS Chat -> (none)")
+    page = (fleet.folder / "fleet-summary.html").read_text()
+    assert "<th>changed since the last run</th>" in page
+    assert f"<td>{html.escape(tenant['changed_since_last_run'])}</td></tr>" in page
