@@ -179,22 +179,35 @@ def test_an_interrupted_previous_run_is_compared_for_what_it_observed(tmp_path):
                                       "reason": "the previous run's step 02 was skipped: skipped here"}]
 
 
-@pytest.mark.parametrize("tamper", ["edit the previous summary", "edit a history row", "remove the manifest"])
+@pytest.mark.parametrize("tamper", ["edit the previous summary", "edit an older history row", "remove the manifest"])
 def test_a_record_that_fails_verification_is_never_compared(tmp_path, tamper):
     tenant = tmp_path / "t"
-    run_dir = record_run(tenant, "1-prev", [entry(ROLES, roles={"left": ["Other"]})])
+    record_run(tenant, "1-old", [entry(ROLES, roles={"left": ["Old"]})])
+    run_dir = record_run(tenant, "2-prev", [entry(ROLES, roles={"left": ["Other"]})])
     if tamper == "edit the previous summary":
         path = run_dir / "summary.json"
         path.write_text(path.read_text().replace("Other", "SMS API"))
-    elif tamper == "edit a history row":
+    elif tamper == "edit an older history row":
         path = tenant / HISTORY
-        path.write_text(path.read_text().replace("1-prev", "1-prew"))
+        path.write_text(path.read_text().replace("1-old", "1-olt"))
     else:
         (run_dir / "manifest.json").unlink()
     found = current(tenant)
     assert not found["compared"] and found["changes"] == []
     assert found["why_not"].startswith("the tenant's record fails verification (")
     assert verify(tenant)  # the same record the verify command refuses
+
+
+def test_problems_in_folders_the_comparison_does_not_read_do_not_stop_it(tmp_path):
+    tenant = tmp_path / "t"
+    older = record_run(tenant, "1-old", [entry(ROLES, roles={"left": ["Old"]})])
+    record_run(tenant, "2-prev", [entry(ROLES, roles={"left": ["Other"]})])
+    (older / "summary.json").write_text("{}")  # an older run altered
+    (tenant / "2-killed").mkdir()  # what a run killed with SIGKILL leaves: a folder history.csv does not record
+    found = current(tenant)
+    assert found["compared"] and found["headline"] == "02 roles: Other -> SMS API"
+    assert any("1-old/summary.json was altered" in p for p in verify(tenant))  # verify still names both
+    assert any("2-killed/" in p for p in verify(tenant))
 
 
 def test_a_previous_run_without_observations_is_not_compared(tmp_path):
@@ -274,12 +287,12 @@ def test_a_change_made_in_the_practice_admin_ui_is_named_by_the_next_run(tmp_pat
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "05 text-out services: SMS Chat -> (none)" in shown.stdout.splitlines()[-1]
 
-    # A record that fails verification is never compared against, and the run says why.
-    (first.run_dir / "summary.json").write_text("{}")
+    # A previous run whose record fails verification is never compared against, and the run says why.
+    (second.run_dir / "summary.json").write_text("{}")
     with mock.patch.dict(os.environ, ready):
         third, _ = go(tmp_path, params)
     assert not third.summary["drift"]["compared"]
-    assert f"{first.run_dir.name}/summary.json was altered" in third.summary["drift"]["why_not"]
+    assert f"{second.run_dir.name}/summary.json was altered" in third.summary["drift"]["why_not"]
 
 
 

@@ -6,8 +6,8 @@ An observation is a small, named, typed value a step saw of the tenant (helpers.
 the user's roles, the number's text-out services, the token's lifetime, the probe's answer), never a
 secret or a token; a value the scrub would redact is kept as a digest, so that it can be said to have
 changed, never what it was. The previous run is the tenant's newest run in history.csv (the same --out)
-that ran at least one step, interrupted or not; it is compared only when the tenant's record verifies
-(helpers.run.record.verify), never otherwise.
+that ran at least one step, interrupted or not; it is read only when history.csv's hash chain holds
+and its own files match its manifest (helpers.run.record.verify), never otherwise.
 
 What is compared: what the previous run LEFT (its last observation, after its own changes) with what
 this run FOUND (before it changed anything); a value this run saw only after its own change (a user it
@@ -114,14 +114,15 @@ def since_last_run(tenant_dir: Path, run_dir: Path, entries: list[dict]) -> dict
 
 def _since_last_run(tenant_dir: Path, run_dir: Path, entries: list[dict]) -> dict:
     current = observed(entries)
-    # This run's own folder is not in history.csv yet: the one problem that says nothing of the others.
-    problems = [p for p in verify(tenant_dir) if not p.startswith(f"{run_dir.name}/:")]
-    if (tenant_dir / HISTORY).is_file() and problems:
-        return not_compared(f"the tenant's record fails verification ({problems[0]}; {len(problems)} problem(s) in "
-                            f"all: python -m helpers verify {tenant_dir}), so no earlier run is trusted")
     for run_id in _runs_newest_first(tenant_dir):
         if run_id == run_dir.name:
             continue
+        # Read only once verified: the whole hash chain of history.csv, and this run's files against its
+        # manifest (other runs' folders are not read, so they are not checked here: `verify` does that).
+        problems = verify(tenant_dir, only={run_id})
+        if problems:
+            return not_compared(f"the tenant's record fails verification ({problems[0]}; python -m helpers verify "
+                                f"{tenant_dir}), so its earlier runs are not trusted", {"run_id": run_id})
         path = tenant_dir / run_id / SUMMARY
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
