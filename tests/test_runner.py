@@ -234,7 +234,8 @@ def test_history_command_shows_latest_runs(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["tenant", "run_id", "exit_code", "00", "01", "02", "03", "04", "05", "06", "duration_s"]
+    assert lines[0].split() == ["tenant", "run_id", "exit_code", "00", "01", "02", "03", "04", "05", "06", "duration_s",
+                                "changed", "since", "last", "run"]
     assert lines[1].split()[:4] == ["emulator_example.brightpattern.com", lines[1].split()[1], "2", "action-required"]
 
 

@@ -321,8 +321,7 @@ def _name(path: Path, scopes: dict[Path, str]) -> str:
 def _write_summary(out_dir: Path, outcomes: dict[str, RunOutcome], code: int, started: float, jobs: int,
                    printer: Printer) -> Path | None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = out_dir / "fleets" / stamp
-    n = 1
+    folder, n = out_dir / "fleets" / stamp, 1
     while folder.exists():
         n += 1
         folder = out_dir / "fleets" / f"{stamp}-{n}"
@@ -334,7 +333,8 @@ def _write_summary(out_dir: Path, outcomes: dict[str, RunOutcome], code: int, st
                  for e in summary.get("steps", [])}
         tenants.append({"tenant": name, "exit_code": outcome.exit_code,
                         "exit_meaning": EXIT_MEANINGS.get(outcome.exit_code, ""),
-                        "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "steps": steps})
+                        "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "steps": steps,
+                        "changed_since_last_run": (summary.get("drift") or {}).get("headline", "not run")})
     fleet = {"fleet_id": folder.name, "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
              "duration_s": round(time.time() - started, 2), "jobs": jobs, "exit_code": code,
              "exit_meaning": EXIT_MEANINGS.get(code), "tenants": tenants}
@@ -375,8 +375,8 @@ def _html(fleet: dict, folder: Path) -> str:
                 todo.append(f"<h3>{html.escape(t['tenant'])} · {html.escape(step)}</h3><ol>{items}</ol>")
         report = _link(folder, t["run_dir"], "summary.html")
         name = f"<a href='{html.escape(report)}'>{html.escape(t['tenant'])}</a>" if report else html.escape(t["tenant"])
-        rows.append(f"<tr><td>{name}</td>{''.join(cells)}<td>exit {t['exit_code']}: "
-                    f"{html.escape(t['exit_meaning'])}</td></tr>")
+        rows.append(f"<tr><td>{name}</td>{''.join(cells)}<td>exit {t['exit_code']}: {html.escape(t['exit_meaning'])}"
+                    f"</td><td>{html.escape(t['changed_since_last_run'])}</td></tr>")
     colour = {0: COLOURS["ok"], 2: COLOURS["action-required"]}.get(fleet["exit_code"], COLOURS["failed"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>SMS/MMS API runbook fleet {html.escape(fleet['fleet_id'])}</title>
@@ -389,7 +389,7 @@ td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:t
 <b>Outcome:</b> <span style="color:{colour};font-weight:bold">exit {fleet['exit_code']}: {html.escape(fleet['exit_meaning'] or '')}</span></p>
 <h2>What people must do</h2>{''.join(todo) or '<p>Nothing.</p>'}
 <h2>Tenants by step</h2>
-<table><tr><th>tenant</th>{head}<th>outcome</th></tr>{''.join(rows)}</table>
+<table><tr><th>tenant</th>{head}<th>outcome</th><th>changed since the last run</th></tr>{''.join(rows)}</table>
 <p style="color:#6e7781">Each cell links to that tenant's notebook; each tenant's name to its own report. Every
 tenant's record was scrubbed and scanned by its own run.</p>
 </body></html>

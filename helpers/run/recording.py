@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from helpers.run import drift
 from helpers.run.execute import Executed, entry
 from helpers.run.exit_codes import EXIT_MEANINGS, exit_code, exit_meaning
 from helpers.run.logs import Printer, describe_os_error
@@ -78,6 +79,7 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
         "interrupted": done.interrupted, "parameters": run.params.public(), "steps": entries, "versions": versions(),
         "run_by": who(), "pending_send": sends.describe(pending) if pending else None,
         "report": run.where(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
+        "drift": drift.since_last_run(run.tenant_dir, run_dir, entries),  # before this run's history row
     }
     # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
     summary = gate.data(summary) | verdict()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from helpers import __version__
 from helpers.notebook.report import COLOURS, format_value
+from helpers.run import drift
 from helpers.steps import STEPS
 
 PACKAGES = ("papermill", "nbclient", "nbformat", "ipykernel", "ipywidgets", "requests", "pandas", "Flask", "phonenumbers")
@@ -84,6 +85,7 @@ td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:t
 <h2>Steps</h2>
 <table><tr><th>step</th><th>what</th><th>status</th><th>summary</th><th>time</th><th>notebook</th></tr>{''.join(rows)}</table>
 <h2>What a person must do</h2>{''.join(todo) or '<p>Nothing.</p>'}
+{drift.html_section(summary.get('drift'))}
 <h2>Evidence</h2>{''.join(evidence) or '<p>None recorded.</p>'}
 <h2>Parameters</h2><table>{params}</table>
 <p style="color:#6e7781">Secrets are never parameters; every artifact of this run was scrubbed and scanned.
@@ -94,7 +96,7 @@ Versions: {html.escape(', '.join(f'{k} {v}' for k, v in summary['versions'].item
 
 
 HISTORY_FIELDS = ["run_id", "started_at", "exit_code", "outcome", "duration_s", "dry_run", "practice_mode",
-                  *STEPS.keys(), "pending_send", "report"]
+                  *STEPS.keys(), "pending_send", "report", "changed_since_last_run"]
 
 
 def history_row(summary: dict) -> dict:
@@ -104,6 +106,7 @@ def history_row(summary: dict) -> dict:
             "outcome": summary["exit_meaning"], "duration_s": f"{summary['duration_s']:.1f}",
             "dry_run": summary["parameters"].get("dry_run"), "practice_mode": summary["parameters"].get("practice_mode"),
             "pending_send": summary.get("pending_send") or "", "report": summary["report"],
+            "changed_since_last_run": (summary.get("drift") or {}).get("headline", ""),
             **{step: statuses.get(step, "") for step in STEPS}}
 
 
@@ -122,5 +125,7 @@ def history_table(out_dir: Path, tenant: str | None = None, limit: int = 10) -> 
         return f"No runs recorded under {out_dir}" + (f" for tenant {tenant!r}" if tenant else "") + "."
     table = pd.concat(frames, ignore_index=True)
     columns = ["tenant", "run_id", "exit_code", *[s for s in STEPS if s in table.columns], "duration_s"]
-    table = table[columns].rename(columns={s: s[:2] for s in STEPS})
+    if "changed_since_last_run" in table.columns:  # histories of older versions have no such column
+        columns.append("changed_since_last_run")
+    table = table[columns].rename(columns={s: s[:2] for s in STEPS} | {"changed_since_last_run": "changed since last run"})
     return table.to_string(index=False)

@@ -35,6 +35,8 @@ def access_token(ctx: StepContext) -> StepResult:
                            "token fingerprint": token.fingerprint,
                            "request": f"POST /configapi/v2/oauth/token, grant_type=client_credentials, "
                                       f"client_id={p.api_user}, scope={p.effective_scope}"})
+        findings.observe(r, "token type", token.token_type)
+        findings.observe(r, "token lifetime (s)", token.expires_in)
         if token.scope and token.scope != p.effective_scope:
             r.evidence["scope echoed"] = token.scope
             r.notes.append(f"The token answer echoes the scope '{token.scope}', not '{p.effective_scope}' "

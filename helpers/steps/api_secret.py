@@ -3,7 +3,7 @@ reaches the runbook through the form's Password field or BP_API_SECRET, never as
 
 from __future__ import annotations
 
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import ISSUED, REJECTED
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
 from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, TOKEN, Page, Row, Step, admin_ui
@@ -20,6 +20,7 @@ def api_secret(ctx: StepContext) -> StepResult:
         r.observed["source"] = secret.source
         check = ctx.check_secret("api", p.api_user, secret)
         r.observed[SECRET_ACCEPTED["api"]] = ctx.secrets_accepted.get("api")
+        findings.observe(r, "token request with the API secret", check.verdict)
         if check.verdict == ISSUED:
             r.evidence["token request"] = f"a token was issued to '{p.api_user}'"
             contradiction = token_contradiction(ctx)
@@ -51,6 +52,7 @@ def api_secret(ctx: StepContext) -> StepResult:
     stored = ctx.secrets.remember("api", generated.reveal())
     r.changed.append(f"{LABEL} generated the API secret of '{p.api_user}' (handed over through the private handoff file)")
     check = ctx.token_check(ctx.client(p.api_user, stored))
+    findings.observe(r, "token request with the API secret", check.verdict)
     if check.verdict != ISSUED:
         return r.finish(FAILED, f"the secret generated through the console is not accepted ({check.said})")
     r.evidence["token request"] = f"a token was issued to '{p.api_user}' with the new secret"

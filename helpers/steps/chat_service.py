@@ -7,7 +7,7 @@ it is recorded, never relied on."""
 from __future__ import annotations
 
 from helpers.safety.secrets import SECRET_ENV
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import (
@@ -57,6 +57,7 @@ def chat_service(ctx: StepContext) -> StepResult:
     services = list(number.text_out_services)
     r.observed.update({"media": number.media or "(none)", "type": number.type or "(none)",
                        "textOutService": services or "(none)"})
+    _observe(r, number)
     if number.media in VOICE_ONLY:
         r.actions = [f"Ask your service provider to enable SMS on {p.access_number} and link an SMS/MMS account."]
         return r.finish(ACTION_REQUIRED, f"{p.access_number} is not SMS-capable (media {number.media})")
@@ -86,11 +87,21 @@ def chat_service(ctx: StepContext) -> StepResult:
     ctx.console().add_outbound_account(p.chat_service, p.access_number)
     r.changed.append(f"{LABEL} set {p.access_number} as an outbound chat account of '{p.chat_service}'")
     after = find_number(access.client, p.access_number)
+    if after.verdict == FOUND:
+        _observe(r, after.number)
     if after.verdict != FOUND or p.chat_service not in after.number.text_out_services:
         return r.finish(FAILED, f"the console change is not visible in /phone/ext ({after.said})")
     r.evidence.update({"textOutService": ", ".join(after.number.text_out_services), "type": after.number.type})
     return r.finish(CHANGED, f"{p.access_number} is now an outbound chat account of '{p.chat_service}' "
                              f"(practice; type {number.type} -> {after.number.type})")
+
+
+def _observe(r: StepResult, number) -> None:
+    """What /phone/ext showed of the number, for the comparison with the previous run."""
+    findings.observe(r, "text-out services", list(number.text_out_services))
+    for name, value in (("media", number.media), ("type", number.type)):
+        if value is not None:
+            findings.observe(r, name, value)
 
 
 STEP = Step(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from helpers.errors import ApiError
-from helpers.steps import instructions, sends
+from helpers.steps import findings, instructions, sends
 from helpers.steps.checks import asked
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import COMMON, SMS_POSTMAN, Page, Row, Step
@@ -83,6 +83,7 @@ def smoke_test(ctx: StepContext) -> StepResult:
     r.evidence["timeline"] = [{"after (s)": c.elapsed, "status": c.status} for c in changes]
     path = " -> ".join(c.status for c in changes)
     r.evidence.update({"date_sent": message.date_sent, "segments": message.num_segments})
+    findings.observe(r, "test message status", message.status)
     if message.status == "delivered":
         return r.finish(OK, f"test message delivered to {p.test_destination} ({path})")
     if message.status == "failed":
