@@ -137,6 +137,8 @@ ALLOWED = {  # (module, what the line writes with): why it may write itself
     ("helpers/run/storage.py", "(self.tenant_dir / HISTORY_KEY).write_bytes("): "the tenant's history read from S3, "
                                                                                 "into the private working folder",
     ("helpers/run/storage.py", "target.write_bytes("): "verify's and history's private copy of the objects on S3",
+    ("helpers/run/storage.py", "target.write_bytes(found[0])  # a private copy, read by drift"): "the previous runs "
+        "drift reads, copied into the run's private 0700 working folder, removed with it",
     ("helpers/run/storage.py", 'return self._call("put_object"'): "S3Store.put: called by Gate.publish (scanned) "
                                                                    "and the lock (its content through Gate.handed)",
     ("helpers/run/storage.py", "self.etag = self.store.put(self.name, self._body()"): "the lock: _body passes Gate.handed",

@@ -113,6 +113,39 @@ def worker(tmp_path, name: str, s3, **env) -> dict:
                                    **env}}
 
 
+def test_a_run_to_s3_names_what_changed_since_the_last_run_read_back_from_s3(tmp_path, s3):
+    """The comparison with the last run reads the previous run from S3, as it reads a local folder
+    (after verify), through the run's private working copy."""
+    import nbformat
+
+    from helpers.steps.findings import observe
+
+    def observing(value):
+        def execute(*, step_id, params, run_dir, cell_timeout, pool, kernel_env, clock):
+            result = StepResult(step_id, STEPS[step_id].title)
+            observe(result, "text-out services", [value])
+            notebook = STEPS[step_id].notebook
+            nbformat.write(nbformat.v4.new_notebook(), run_dir / notebook)
+            return {"result": result.finish("ok", "scripted: ok").to_dict(), "notebook": notebook, "failure": None,
+                    "seconds": 0.0}
+        return execute
+
+    def go(value):
+        options = RunOptions(params_path=write_params(tmp_path, admin_user=""), emulator=True, only=["0"],
+                             out_dir=s3.url, private_root=private(tmp_path), kernel_pool=LentPool(),
+                             collaborators=Collaborators(execute_notebook=observing(value), clock=lambda: T0))
+        return run(options, io.StringIO())
+
+    first, second = go("SMS Chat"), go("Other Chat")
+    assert (first.exit_code, second.exit_code) == (0, 0)
+    assert first.summary["drift"]["compared"] is False
+    drift = json.loads(objects(s3)[key(second.summary["run_id"], "summary.json")])["drift"]
+    assert drift["compared"] is True, drift["why_not"]
+    assert drift["previous_run"]["run_id"] == first.summary["run_id"]
+    assert "SMS Chat" in json.dumps(drift["changes"]) and "Other Chat" in json.dumps(drift["changes"])
+    assert list(private(tmp_path).iterdir()) == []  # the copies went with the working folder
+
+
 # ------------------------------------------------------------------ two runner processes
 @pytest.mark.notebooks
 def test_a_run_to_s3_is_verified_and_a_second_run_for_the_tenant_is_refused_while_it_holds_the_lock(tmp_path, s3):

@@ -90,7 +90,7 @@ def not_compared(why: str, previous: dict | None = None) -> dict:
 
 
 # ------------------------------------------------------------------------------ the previous run
-def _runs_newest_first(tenant_dir: Path) -> list[str]:
+def runs_newest_first(tenant_dir: Path) -> list[str]:
     path = tenant_dir / HISTORY
     if not path.is_file():
         return []
@@ -98,7 +98,7 @@ def _runs_newest_first(tenant_dir: Path) -> list[str]:
     return [row["run_id"] for row in reversed(rows) if row.get("run_id")]
 
 
-def _reached_steps(summary: dict) -> bool:
+def reached_steps(summary: dict) -> bool:
     return any(isinstance(e, dict) and e.get("notebook") for e in summary.get("steps") or [])
 
 
@@ -114,7 +114,7 @@ def since_last_run(tenant_dir: Path, run_dir: Path, entries: list[dict]) -> dict
 
 def _since_last_run(tenant_dir: Path, run_dir: Path, entries: list[dict]) -> dict:
     current = observed(entries)
-    for run_id in _runs_newest_first(tenant_dir):
+    for run_id in runs_newest_first(tenant_dir):
         if run_id == run_dir.name:
             continue
         # Read only once verified: the whole hash chain of history.csv, and this run's files against its
@@ -129,7 +129,7 @@ def _since_last_run(tenant_dir: Path, run_dir: Path, entries: list[dict]) -> dic
         except (OSError, ValueError):
             return not_compared(f"the previous run's {SUMMARY} ({run_id}) is not readable (withheld by the secret "
                                 "scan, or cut short)", {"run_id": run_id})
-        if not isinstance(summary, dict) or not _reached_steps(summary):
+        if not isinstance(summary, dict) or not reached_steps(summary):
             continue  # refused before its first step, or no kernel could start: it observed nothing
         previous = {"run_id": run_id, "started_at": summary.get("started_at"),
                     "interrupted": summary.get("interrupted"), "report": f"../{run_id}/summary.html"}

@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from helpers.errors import ParameterError
+from helpers.run.drift import reached_steps, runs_newest_first
 from helpers.safety.private import alive, make_private, start_time
 from helpers.safety.secrets import MIN_SECRET_LENGTH
 
@@ -46,6 +47,7 @@ LOCK_KEY = ".run.lock"
 HISTORY_KEY = "history.csv"
 LEASE_S = 600.0  # a lock not renewed for this long is stale: its owner is gone (killed, or its worker lost)
 RENEW_EVERY_S = 60.0
+PREVIOUS_RUNS = 20  # runs copied for the comparison with the last run: the newest that reached the steps, and newer ones that did not
 DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
 CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 URL_FIX = "give a local folder, or an S3 URL such as s3://bucket/prefix"
@@ -305,6 +307,23 @@ class RemoteRecords:
         if current is not None:
             data, self.history_etag = current
             (self.tenant_dir / HISTORY_KEY).write_bytes(data)  # the copy the run appends its row to
+            self._fetch_previous(names)
+
+    def _fetch_previous(self, names: list[str]) -> None:
+        """The runs the comparison with the last run reads (helpers/run/drift.py, after verify, as it reads a
+        local folder): newest first, down to the first that reached the steps, at most PREVIOUS_RUNS."""
+        for run_id in runs_newest_first(self.tenant_dir)[:PREVIOUS_RUNS]:
+            for name in (n for n in names if n.startswith(f"{self.tenant}/{run_id}/") and n.count("/") == 2):
+                found = self.store.read(name)
+                if found is not None:
+                    target = self.tenant_dir / run_id / name.rsplit("/", 1)[1]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(found[0])  # a private copy, read by drift, removed with the working folder
+            try:
+                if reached_steps(json.loads((self.tenant_dir / run_id / "summary.json").read_text(encoding="utf-8"))):
+                    return
+            except (OSError, ValueError, AttributeError):
+                return  # drift names what it cannot read
 
     def publish(self, run_dir: Path, gate, history_written: bool) -> list[str]:
         """Every file of the run, then the history (If-Match on the ETag read when the lock was taken),
