@@ -89,7 +89,7 @@ ALLOWED = {  # (module, what the line writes with): why it may write itself
     ("helpers/run/record.py", "with path.open(\"a\""): "the history's csv writer: rows come from Gate.row",
     ("helpers/run/summary.py", "path.write_text(json.dumps(summary"): "summary.json: scrubbed by Gate.data, "
                                                                        "sealed by Gate.seal right after",
-    ("helpers/run/summary.py", "path.write_text(page"): "summary.html: the same",
+    ("helpers/run/summary.py", "path.write_text(render_html(summary)"): "summary.html: the same",
     ("helpers/cli.py", "print("): "the commands that are not a run (help, history, verify, forget): paths, counts, "
                                   "digests, no run's text; a run prints only through its gate",
 }
