@@ -74,3 +74,6 @@ class RunOutcome:
     run_dir: Path | None = None
     summary: dict | None = None
     gate: object | None = None  # the run's Gate (helpers/safety/gate.py): its ledger says what left the process
+    # Why no step ran (exit 3 or 4): {"parameter", "problem", "fix", "message"} for a refused parameter,
+    # {"message"} otherwise; the fleet shows it on its page (the console alone is gone by then).
+    refusal: dict | None = None
