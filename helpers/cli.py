@@ -10,7 +10,6 @@ from pathlib import Path
 
 from helpers.run.exit_codes import EXIT_MEANINGS
 from helpers.run.runner import DEFAULT_OUT, OneLine, RunOptions, quiet_event_loop_noise, run
-from helpers.run.summary import history_table
 from helpers.safety.gate import Gate
 from helpers.safety.private import sweep
 from helpers.safety.secrets import handoff_path, secret_variables
@@ -21,8 +20,8 @@ EXAMPLES = """examples:
   BP_ADMIN_SECRET=… BP_API_SECRET=… python -m helpers run --params params/tenant.yaml
   python -m helpers run --params params/tenant.yaml --only 4,5 --dry-run
   python -m helpers run --params params/fleet/ --emulator --jobs 2      # a fleet of practice tenants
-  python -m helpers history --tenant example.brightpattern.com
-  python -m helpers verify outputs/example.brightpattern.com
+  python -m helpers history --tenant emulator_example.brightpattern.com   # the demo's runs, and a page of them
+  python -m helpers verify outputs/emulator_example.brightpattern.com
 
 exit codes:
 """ + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
@@ -103,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check a tenant's records against their manifests and the history's hash chain",
                        description="Exit 0 when every run folder matches its manifest and history.csv's hash chain is "
                                    "intact; exit 1 naming the first altered, missing, added or reordered file or row.")
-    v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com")
+    v.add_argument("tenant_dir", metavar="DIR",
+                   help="a tenant's records folder, e.g. outputs/emulator_example.brightpattern.com (the demo's)")
     v.add_argument("--chain-head", metavar="HEX", type=_chain_head,
                    help="the history chain head a run printed (16 hex digits, or all 64), kept elsewhere: detects "
                         "the removal of the newest runs together with their history rows")
@@ -116,9 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", required=True, type=Path, metavar="FILE", help="YAML parameter file of the tenant")
     c.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="where the recording goes")
 
-    h = sub.add_parser("history", help="show the latest runs per tenant")
+    h = sub.add_parser("history", help="show the latest runs per tenant, and write a page of them per tenant",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Prints the latest runs per tenant as a table, and writes <tenant folder>/history.html "
+                                   "for each: a strip per step, coloured by its status run after run, linking each "
+                                   "run's report. Prints where each page went.")
     h.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"records folder (default: {DEFAULT_OUT})")
-    h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
+    h.add_argument("--tenant", help="only this tenant folder, e.g. emulator_example.brightpattern.com (the demo's)")
     h.add_argument("--limit", type=int, default=10, help="runs per tenant (default: 10)")
     return parser
 
@@ -140,12 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verify(folder: str, chain_head: str | None = None) -> int:
+    from helpers.run.history import folder_not_found
     from helpers.run.record import unchained_runs, verify
 
     path = Path(folder)
     if not folder.strip() or not path.is_dir():
         what = "does not exist (removed?)" if folder.strip() and not path.exists() else "is not a folder"
-        print(f"error: {folder!r} {what}. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
+        print(f"error: {folder!r} {what}. Fix: {folder_not_found(folder) if folder.strip() else 'give a tenant records folder, e.g. outputs/<tenant>'}")
         return 3
     older = {run: name for run, name in unchained_runs(path).items() if (path / run).is_dir()}
     if older:
@@ -159,6 +164,31 @@ def _verify(folder: str, chain_head: str | None = None) -> int:
         return 1
     print(f"intact: every run folder of {path} matches its manifest, and history.csv's hash chain holds")
     return 0
+
+
+def _history(out_dir: Path, tenant: str | None, limit: int) -> int:
+    from helpers.errors import ParameterError
+    from helpers.run import history
+
+    try:
+        folders = history.find_tenants(out_dir, tenant)
+    except ParameterError as exc:
+        print(f"error: {exc}")
+        return 3
+    if not folders:
+        print(f"No runs recorded under {out_dir}.")
+        return 0
+    print(history.history_table(folders, limit))
+    gate = Gate()  # a page is a file that leaves the process: scrubbed, scanned, withheld if anything survived
+    for folder in folders:
+        target = folder / history.PAGE
+        try:
+            survived = gate.write_text(target, history.render(folder, history.read_rows(folder, limit)))
+        except OSError as exc:
+            print(f"error: cannot write {target}: {exc.strerror}")
+            return 1
+        print(f"History page: {target}" + (" (withheld: a secret survived scrubbing)" if survived else ""))
+    return 1 if gate.leaks else 0
 
 
 def _main(args) -> int:
@@ -180,8 +210,7 @@ def _main(args) -> int:
         from helpers.tools.contract import main as record_contract
         return record_contract(args.params, args.out, sys.stdout, sys.stderr)
     if args.command == "history":
-        print(history_table(Path(args.out), args.tenant, args.limit))
-        return 0
+        return _history(args.out, args.tenant, args.limit)
     if args.command == "verify":
         return _verify(args.tenant_dir, args.chain_head)
     # One gate for the whole process: the terminal log, stdout and every file of the run pass it, and it

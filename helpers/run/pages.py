@@ -23,8 +23,7 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#f6f8fa} .status{color:white;font-weight:bold;white-space:nowrap}
 .status a{color:white} .muted{color:#6e7781} nav a{margin-right:1.5em}
 pre{background:#f6f8fa;padding:8px;overflow-x:auto}"""
-OUTCOME_COLOURS = {0: COLOURS["ok"], 2: COLOURS["action-required"], 3: COLOURS["skipped"], 4: COLOURS["skipped"],
-                   5: COLOURS["interrupted"]}
+OUTCOME_COLOURS = {0: COLOURS["ok"], 2: COLOURS["action-required"], 5: COLOURS["interrupted"]}  # others: failed
 
 
 def esc(value) -> str:

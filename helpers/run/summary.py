@@ -1,4 +1,5 @@
-"""The record of one run: summary.json (machines), summary.html (people), history.csv (trends)."""
+"""The record of one run: summary.json (machines), summary.html (people), history.csv's row (trends;
+read back by helpers.run.history)."""
 
 from __future__ import annotations
 
@@ -125,22 +126,3 @@ def history_row(summary: dict) -> dict:
             "dry_run": summary["parameters"].get("dry_run"), "practice_mode": summary["parameters"].get("practice_mode"),
             "pending_send": summary.get("pending_send") or "", "report": summary["report"],
             **{step: statuses.get(step, "") for step in STEPS}}
-
-
-def history_table(out_dir: Path, tenant: str | None = None, limit: int = 10) -> str:
-    """The latest runs per tenant, as a text table."""
-    import pandas as pd  # only the history view needs pandas
-
-    frames = []
-    for csv_path in sorted(out_dir.glob("*/history.csv")):
-        if tenant and csv_path.parent.name != tenant:
-            continue
-        frame = pd.read_csv(csv_path, dtype=str).fillna("")
-        frame.insert(0, "tenant", csv_path.parent.name)
-        frames.append(frame.tail(limit))
-    if not frames:
-        return f"No runs recorded under {out_dir}" + (f" for tenant {tenant!r}" if tenant else "") + "."
-    table = pd.concat(frames, ignore_index=True)
-    columns = ["tenant", "run_id", "exit_code", *[s for s in STEPS if s in table.columns], "duration_s"]
-    table = table[columns].rename(columns={s: s[:2] for s in STEPS})
-    return table.to_string(index=False)
