@@ -25,11 +25,11 @@ SHORT = {"ok": "ok", "changed": "chg", "action-required": "act", "failed": "FAIL
 
 def nearest(name: str, choices: list[str]) -> str | None:
     """The choice closest to `name` (difflib), or None when none is close."""
-    found = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    if found:
-        return found[0]
-    contains = [c for c in choices if name and (name in c or c in name)]  # a scope inside the folder's name
-    return contains[0] if contains else None
+    # A folder is the tenant's scope, prefixed emulator_ for the emulator's (prepare.tenant_folder): the same
+    # scope is the nearest whatever difflib says of a similar-looking other tenant.
+    same = [c for c in choices if name and (c.endswith("_" + name) or name.endswith("_" + c))]
+    found = same or difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def tenant_folders(out_dir: Path) -> list[Path]:
