@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import os
 import sys
@@ -178,17 +179,27 @@ def _history(out_dir: Path, tenant: str | None, limit: int) -> int:
     if not folders:
         print(f"No runs recorded under {out_dir}.")
         return 0
-    print(history.history_table(folders, limit))
-    gate = Gate()  # a page is a file that leaves the process: scrubbed, scanned, withheld if anything survived
+    runs, unreadable = {}, []
     for folder in folders:
+        try:
+            runs[folder] = history.read_rows(folder, limit)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            unreadable.append(f"error: cannot read {folder / 'history.csv'} ({type(exc).__name__}). "
+                              f"Fix: python -m helpers verify {folder} says what is intact")
+    if runs:
+        print(history.history_table(runs))
+    gate = Gate()  # a page is a file that leaves the process: scrubbed, scanned, withheld if anything survived
+    for folder, rows in runs.items():
         target = folder / history.PAGE
         try:
-            survived = gate.write_text(target, history.render(folder, history.read_rows(folder, limit)))
+            survived = gate.write_text(target, history.render(folder, rows))
         except OSError as exc:
-            print(f"error: cannot write {target}: {exc.strerror}")
-            return 1
+            unreadable.append(f"error: cannot write {target}: {exc.strerror}")
+            continue
         print(f"History page: {target}" + (" (withheld: a secret survived scrubbing)" if survived else ""))
-    return 1 if gate.leaks else 0
+    for line in unreadable:
+        print(line)
+    return 1 if unreadable or gate.leaks else 0
 
 
 def _main(args) -> int:

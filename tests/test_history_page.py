@@ -81,3 +81,17 @@ def test_nearest_suggests_only_what_is_close():
     assert nearest("tenant01.practice.brightpattern.com", names) == "emulator_tenant01.practice.brightpattern.com"
     assert nearest("acme.brightpatern.com", names) == "acme.brightpattern.com"  # a typo
     assert nearest("zzz", names) is None
+
+
+def test_an_unreadable_history_is_named_and_the_others_still_shown(tmp_path):
+    out = tmp_path / "outputs"
+    for name in ("good.example.com", "bad.example.com"):
+        (out / name).mkdir(parents=True)
+    (out / "good.example.com" / "history.csv").write_text("run_id,exit_code\n20260101T000000Z,0\n", encoding="utf-8")
+    (out / "bad.example.com" / "history.csv").write_bytes(b"run_id\n\xff\xfe\n")
+    proc = cli(tmp_path, "history", "--out", str(out))
+    assert proc.returncode == 1
+    assert (f"error: cannot read {out / 'bad.example.com' / 'history.csv'} (UnicodeDecodeError). "
+            f"Fix: python -m helpers verify {out / 'bad.example.com'} says what is intact") in proc.stdout
+    assert "20260101T000000Z" in proc.stdout and (out / "good.example.com" / "history.html").is_file()
+    assert not (out / "bad.example.com" / "history.html").exists()

@@ -77,23 +77,23 @@ def read_rows(tenant_dir: Path, limit: int) -> list[dict]:
     return rows[-limit:] if limit > 0 else rows
 
 
-def history_table(folders: list[Path], limit: int = 10) -> str:
-    """The latest runs per tenant, as a text table."""
+def history_table(runs: dict[Path, list[dict]]) -> str:
+    """The latest runs per tenant ({tenant folder: its rows, from read_rows}), as a text table."""
     import pandas as pd  # only the text view needs pandas
 
     frames = []
-    for folder in folders:
-        frame = pd.DataFrame(read_rows(folder, limit), dtype=str).fillna("")
+    for folder, rows in runs.items():
+        frame = pd.DataFrame(rows, dtype=str).fillna("")
         frame.insert(0, "tenant", folder.name)
         frames.append(frame)
     frames = [f for f in frames if len(f)]
     if not frames:
         return "No runs recorded."
     table_ = pd.concat(frames, ignore_index=True)
-    for step in STEPS:
-        if step not in table_.columns:
-            table_[step] = ""
     columns = ["tenant", "run_id", "exit_code", *STEPS, "duration_s"]
+    for column in columns:  # a history of an older version, or a step added since, has no such column
+        if column not in table_.columns:
+            table_[column] = ""
     return table_[columns].rename(columns={s: s[:2] for s in STEPS}).to_string(index=False)
 
 
