@@ -123,4 +123,5 @@ gave it and every output; its other code is in the notebook file beside this pag
 # The basic template's markup, made readable without its stylesheet.
 NOTEBOOK_STYLE = """
 .jp-Cell,.cell{margin:0.8em 0} .input_area pre,.jp-InputArea pre{font-size:90%}
-.output_stderr pre{background:#fff8c5} .output_error pre{background:#ffebe9}"""
+.output_stderr pre{background:#fff8c5} .output_error pre{background:#ffebe9}
+.anchor-link{visibility:hidden;text-decoration:none;margin-left:0.3em} :hover>.anchor-link{visibility:visible}"""
