@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import os
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 from helpers.run.exit_codes import EXIT_MEANINGS
 from helpers.run.runner import DEFAULT_OUT, OneLine, RunOptions, quiet_event_loop_noise, run
 from helpers.run.storage import is_remote
-from helpers.run.summary import history_table
 from helpers.safety.gate import Gate
 from helpers.safety.private import sweep
 from helpers.safety.secrets import handoff_path, secret_variables
@@ -24,8 +24,8 @@ EXAMPLES = """examples:
   python -m helpers run --params params/fleet/ --emulator --jobs 2      # a fleet of practice tenants
   python -m helpers plan --params params/fleet/ --emulator             # what a run would do; changes nothing
   BP_ADMIN_SECRET=… python -m helpers snapshot --tenant-url https://acme.brightpattern.com --admin-user admin --out snap/acme
-  python -m helpers history --tenant example.brightpattern.com
-  python -m helpers verify outputs/example.brightpattern.com
+  python -m helpers history --tenant emulator_example.brightpattern.com   # the demo's runs, and a page of them
+  python -m helpers verify outputs/emulator_example.brightpattern.com
 
 exit codes:
 """ + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
@@ -108,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check a tenant's records against their manifests and the history's hash chain",
                        description="Exit 0 when every run folder matches its manifest and history.csv's hash chain is "
                                    "intact; exit 1 naming the first altered, missing, added or reordered file or row.")
-    v.add_argument("tenant_dir", metavar="DIR", help="a tenant's records folder, e.g. outputs/example.brightpattern.com, "
-                                                     "or its S3 URL, e.g. s3://bucket/prefix/example.brightpattern.com")
+    v.add_argument("tenant_dir", metavar="DIR",
+                   help="a tenant's records folder, e.g. outputs/emulator_example.brightpattern.com (the demo's), "
+                        "or its S3 URL, e.g. s3://bucket/prefix/emulator_example.brightpattern.com")
     v.add_argument("--chain-head", metavar="HEX", type=_chain_head,
                    help="the history chain head a run printed (16 hex digits, or all 64), kept elsewhere: detects "
                         "the removal of the newest runs together with their history rows")
@@ -150,10 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--emulator-seed", metavar="SEED", help="seed of the embedded emulator: default, docs, fleet or a file")
     s.add_argument("--ca-bundle", default="", metavar="PEM", help="CA bundle of a private CA (default: system trust)")
 
-    h = sub.add_parser("history", help="show the latest runs per tenant")
+    h = sub.add_parser("history", help="show the latest runs per tenant, and write a page of them per tenant",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Prints the latest runs per tenant as a table, and writes <tenant folder>/history.html "
+                                   "for each: a strip per step, coloured by its status run after run, linking each "
+                                   "run's report. Prints where each page went. Records on S3: the table only.")
     h.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
                    help=f"records folder (default: {DEFAULT_OUT}), or an S3 URL (s3://bucket/prefix)")
-    h.add_argument("--tenant", help="only this tenant folder, e.g. example.brightpattern.com")
+    h.add_argument("--tenant", help="only this tenant folder, e.g. emulator_example.brightpattern.com (the demo's)")
     h.add_argument("--limit", type=int, default=10, help="runs per tenant (default: 10)")
     return parser
 
@@ -192,16 +197,15 @@ def _remote(url: str, option: str, read, only=lambda name: True) -> int:
 
 
 def _history(out: str, tenant: str | None, limit: int) -> int:
-    def show(folder: Path | None, shown: str) -> int:
-        if folder is None:
-            print(f"No runs recorded under {shown}" + (f" for tenant {tenant!r}" if tenant else "") + ".")
-        else:
-            print(history_table(folder, tenant, limit).replace(str(folder), shown))
-        return 0
+    if is_remote(out):  # the table from a private copy of every tenant's history.csv; no page (the copy goes)
+        def show(folder: Path | None, shown: str) -> int:
+            if folder is None:
+                print(f"No runs recorded under {shown}" + (f" for tenant {tenant!r}" if tenant else "") + ".")
+                return 0
+            return _history_local(folder, tenant, limit, shown=shown)
 
-    if is_remote(out):
         return _remote(out, "--out", show, only=lambda name: name.count("/") == 1 and name.endswith("/history.csv"))
-    return show(Path(out), out) if Path(out).is_dir() else show(None, out)
+    return _history_local(Path(out), tenant, limit)
 
 
 def _verify(folder: str, chain_head: str | None = None) -> int:
@@ -219,13 +223,14 @@ def _verify(folder: str, chain_head: str | None = None) -> int:
 
 def _verify_folder(folder: str, chain_head: str | None = None, shown: str | None = None) -> int:
     """verify of a local folder; `shown`: what to call it (the S3 URL of which it is a private copy)."""
+    from helpers.run.history import folder_not_found
     from helpers.run.record import unchained_runs, verify
 
     path = Path(folder)
     say = (lambda line: print(line.replace(str(path), shown))) if shown else print
     if not folder.strip() or not path.is_dir():
         what = "does not exist (removed?)" if folder.strip() and not path.exists() else "is not a folder"
-        print(f"error: {folder!r} {what}. Fix: give a tenant's records folder, e.g. outputs/<tenant>")
+        print(f"error: {folder!r} {what}. Fix: {folder_not_found(folder) if folder.strip() else 'give a tenant records folder, e.g. outputs/<tenant>'}")
         return 3
     older = {run: name for run, name in unchained_runs(path).items() if (path / run).is_dir()}
     if older:
@@ -239,6 +244,47 @@ def _verify_folder(folder: str, chain_head: str | None = None, shown: str | None
         return 1
     say(f"intact: every run folder of {path} matches its manifest, and history.csv's hash chain holds")
     return 0
+
+
+def _history_local(out_dir: Path, tenant: str | None, limit: int, shown: str | None = None) -> int:
+    """The table, and a page per tenant beside its history.csv (not for `shown`: a copy of records on S3)."""
+    from helpers.errors import ParameterError
+    from helpers.run import history
+
+    try:
+        folders = history.find_tenants(out_dir, tenant)
+    except ParameterError as exc:
+        print(f"error: {exc}")
+        return 3
+    say = (lambda text: print(text.replace(str(out_dir), shown))) if shown else print
+    if not folders:
+        say(f"No runs recorded under {out_dir}.")
+        return 0
+    runs, unreadable = {}, []
+    for folder in folders:
+        try:
+            runs[folder] = history.read_rows(folder, limit)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            unreadable.append(f"error: cannot read {folder / 'history.csv'} ({type(exc).__name__}). "
+                              f"Fix: python -m helpers verify {folder} says what is intact")
+    if runs:
+        say(history.history_table(runs))
+    if shown:
+        for line in unreadable:
+            say(line)
+        return 1 if unreadable else 0
+    gate = Gate()  # a page is a file that leaves the process: scrubbed, scanned, withheld if anything survived
+    for folder, rows in runs.items():
+        target = folder / history.PAGE
+        try:
+            survived = gate.write_text(target, history.render(folder, rows))
+        except OSError as exc:
+            unreadable.append(f"error: cannot write {target}: {exc.strerror}")
+            continue
+        print(f"History page: {target}" + (" (withheld: a secret survived scrubbing)" if survived else ""))
+    for line in unreadable:
+        print(line)
+    return 1 if unreadable or gate.leaks else 0
 
 
 def _main(args) -> int:

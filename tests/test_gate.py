@@ -133,7 +133,7 @@ ALLOWED = {  # (module, what the line writes with): why it may write itself
     ("helpers/run/record.py", "with path.open(\"a\""): "the history's csv writer: rows come from Gate.row",
     ("helpers/run/summary.py", "path.write_text(json.dumps(summary"): "summary.json: scrubbed by Gate.data, "
                                                                        "sealed by Gate.seal right after",
-    ("helpers/run/summary.py", "path.write_text(page"): "summary.html: the same",
+    ("helpers/run/summary.py", "path.write_text(render_html(summary)"): "summary.html: the same",
     ("helpers/run/storage.py", "(self.tenant_dir / HISTORY_KEY).write_bytes("): "the tenant's history read from S3, "
                                                                                 "into the private working folder",
     ("helpers/run/storage.py", "target.write_bytes("): "verify's and history's private copy of the objects on S3",

@@ -1,7 +1,8 @@
 """The last stage of a run: the record, however the steps ended.
 
-Every file is scrubbed and scanned (a file where a secret survived is withheld), then summary.json and
-summary.html, the manifest and the tenant's history row are written. A part that cannot be written (a
+Every file is scrubbed and scanned (a file where a secret survived is withheld), each step's notebook
+is rendered as an HTML page beside it (helpers.run.step_page), then summary.json and summary.html, the
+manifest and the tenant's history row are written. A part that cannot be written (a
 full disk, a folder removed) is noted and the others are still written. The exit code is decided by
 helpers.run.exit_codes from the steps' statuses, the interruption, the scan's leaks and the record's
 problems: the history row carries the exit code the run ends with.
@@ -10,6 +11,7 @@ problems: the history row carries the exit code the run ends with.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from helpers.run import drift
 from helpers.run.execute import Executed, entry
@@ -18,7 +20,9 @@ from helpers.run.logs import Printer, describe_os_error
 from helpers.run.options import RunOutcome
 from helpers.run.prepare import Prepared
 from helpers.run.record import HISTORY
+from helpers.run.step_page import Where, page_name
 from helpers.run.summary import HISTORY_FIELDS, history_row, versions, who
+from helpers.safety.gate import Gate
 from helpers.safety.scrub import Scrubber
 from helpers.steps import findings, sends
 from helpers.steps.results import FAILED
@@ -52,6 +56,33 @@ def every_step(run: Prepared, done: Executed) -> list[dict]:
     return entries
 
 
+def step_pages(run: Prepared, entries: list[dict], leaks: dict, gate: Gate, problems: Problems,
+               render) -> list[dict]:
+    """Each step's notebook as an HTML page beside it, made from the sealed notebook and written through the
+    gate; the entry names its page (`page`), or None when there is none (not run, withheld, not rendered)."""
+    ready = {e["result"]["step"]: page_name(e["result"]["step"]) for e in entries
+             if e.get("notebook") and e["notebook"] not in leaks and (run.run_dir / e["notebook"]).is_file()}
+    done = []
+    for e in entries:
+        step, page = e["result"]["step"], None
+        if step in ready:
+            where = Where(step, e["result"]["status"], e["result"]["summary"], run.params.effective_scope,
+                          run.run_dir.name, ready)
+            page = _step_page(run.run_dir / e["notebook"], run.run_dir / ready[step], where, gate, problems, render)
+        done.append({**e, "page": page})
+    return done
+
+
+def _step_page(notebook: Path, target: Path, where: Where, gate: Gate, problems: Problems, render) -> str | None:
+    try:
+        text = render(notebook, where)
+    except Exception as exc:  # noqa: BLE001 (nbconvert, jinja2, nbformat: a page not made is a gap in the record)
+        problems.append(f"{target.name}: not rendered ({type(exc).__name__})")
+        return None
+    survived = problems.guarded(target.name, lambda: gate.write_text(target, text))
+    return target.name if survived == [] else None  # None: not written, or withheld (the leak fails the run)
+
+
 def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     using, run_dir, secrets = run.options.collaborators, run.run_dir, done.secrets
     entries = findings.mark_verified_later(every_step(run, done))
@@ -64,6 +95,7 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
         sorted(run_dir.glob("*.ipynb")) + [p for p in [run_dir / "run.log"] if p.exists()], using.scrub_and_scan))
     if leaks is None:  # the scrub itself could not run: nothing may be called clean
         leaks = {"(the run's files)": ["not scrubbed"]}
+    entries = step_pages(run, entries, leaks, gate, problems, using.render_step_page)
     statuses = [e["result"]["status"] for e in entries]
 
     def verdict() -> dict:
