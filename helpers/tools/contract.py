@@ -26,6 +26,7 @@ import requests
 
 from helpers import __version__
 from helpers.errors import ApiError, ParameterError, RunbookError
+from helpers.safety.gate import Gate
 from helpers.safety.secrets import SECRET_ENV, Secret
 from helpers.tenant.auth import TOKEN_PATH, TokenProvider
 from helpers.tenant.transport import RetryPolicy, Transport
@@ -272,38 +273,45 @@ def main(params_path: Path, out: Path, stdout=sys.stdout, stderr=sys.stderr) -> 
     from helpers.safety.secrets import SecretStore
     from helpers.steps.params import load
 
+    gate = Gate()  # what this command prints and writes passes it; it learns each secret as it is found
     try:
         params = load(params_path)
     except ParameterError as exc:
-        print(f"error: {exc}", file=stderr)
+        gate.print(f"error: {exc}", stderr)
         return 3
     store = SecretStore.for_params(params)
     api_secret, admin_secret = store.get("api"), store.get("admin") if params.admin_user else None
     if api_secret is None and admin_secret is None:
-        print(f"error: no secret available for {params.api_user!r}"
-              f"{' or ' + repr(params.admin_user) if params.admin_user else ''}: set {SECRET_ENV['api']} "
-              f"(and {SECRET_ENV['admin']}), or the keyring; see README, Secrets", file=stderr)
+        gate.print(f"error: no secret available for {params.api_user!r}"
+                   f"{' or ' + repr(params.admin_user) if params.admin_user else ''}: set {SECRET_ENV['api']} "
+                   f"(and {SECRET_ENV['admin']}), or the keyring; see README, Secrets", stderr)
         return 3
     users = {API_USER: (params.api_user, api_secret)}
     if admin_secret is not None:
         users[ADMIN_USER] = (params.admin_user, admin_secret)
     elif params.admin_user:
-        print(f"note: no secret for admin_user ({SECRET_ENV['admin']}): the API user makes every call", file=stdout)
+        gate.print(f"note: no secret for admin_user ({SECRET_ENV['admin']}): the API user makes every call", stdout)
     transport = Transport(params.base_url, ca_bundle=params.ca_bundle or None, connect_timeout=params.connect_timeout,
                           read_timeout=params.read_timeout, retry=RetryPolicy(max_attempts=2))
     recorder = Recorder(transport, params.effective_scope, users)
     recording = recorder.record(source="recorded from a tenant by python -m helpers contract (read-only calls)")
     text = dumps(recording)
+    gate.know(recorder.known_values() + store.known_values())
+    gate.keep(tenant_values(params))
     try:
         check_no_values(text, tenant_values(params) + recorder.known_values() + store.known_values())
     except ContractLeakError as exc:
-        print(f"error: {exc}", file=stderr)
+        gate.print(f"error: {exc}", stderr)
         return 1
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    # Like every file that leaves a command: through the gate (scrubbed, scanned, withheld if a value survived).
+    if gate.write_text(out, text):
+        gate.print(f"error: {out} withheld: a secret survived scrubbing (the recording holds a value it must not)",
+                   stderr)
+        return 1
     for call in recording["calls"]:
-        print(f"  {call['call']:<17} {call['method']:<5} {call['path']:<42} "
-              f"{call.get('skipped') or call.get('outcome') or call['status']}", file=stdout)
-    print(f"Recorded {len(recording['calls'])} calls (shapes only) to {out}", file=stdout)
+        gate.print(f"  {call['call']:<17} {call['method']:<5} {call['path']:<42} "
+                   f"{call.get('skipped') or call.get('outcome') or call['status']}", stdout)
+    gate.print(f"Recorded {len(recording['calls'])} calls (shapes only) to {out}", stdout)
     return 0
