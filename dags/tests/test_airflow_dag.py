@@ -27,12 +27,12 @@ from airflow_support import (
     secrets_found,
     statuses,
     task_states,
-    verify,
     write_params,
 )
 from filelock import FileLock
 
 from emulator import EmulatorServer
+from helpers.run.record import verify
 from helpers.safety.scrub import Scanner
 
 

@@ -34,13 +34,13 @@ from airflow_support import (
     runs,
     secrets_found,
     statuses,
-    verify,
 )
 from filelock import FileLock
 from postgres import dump, postgres
 
 from emulator import EmulatorServer
 from emulator.store import SEEDS_DIR
+from helpers.run.record import verify
 from helpers.safety.scrub import Scanner
 
 DAG_ID, RUN_ID = "bp_sms_runbook", "scheduler_test"
@@ -254,7 +254,6 @@ def test_twenty_tenants_under_the_scheduler_with_the_local_executor_on_postgresq
         (p.name, p.read_text(errors="replace")) for p in tmp_path.glob("*.log")] if (k := set(scanner.text_leaks(text))
                                                                                    & SECRET_KINDS)}
     assert found == {}
-    print(f"scheduler test: the DAG run took {took:.0f} s")
 
 
 def drive(db, port: int, params: Path, processes: list, tmp_path: Path):
