@@ -138,6 +138,11 @@ def log_events(path: Path) -> list[dict]:
     return events
 
 
+def log_text(events: list[dict]) -> str:
+    """A task log's events and the errors they carry (a task's exception is in error_detail)."""
+    return " ".join(str(e.get("event", "")) + " " + str(e.get("error_detail", "")) for e in events)
+
+
 def task_logs(home: Path, task_id: str, map_index: int) -> dict[int, list[dict]]:
     folder = home / "logs" / f"dag_id={DAG_ID}" / f"run_id={RUN_ID}" / f"task_id={task_id}" / f"map_index={map_index}"
     return {int(p.stem.split("=")[1]): log_events(p) for p in sorted(folder.glob("attempt=*.log"))}
@@ -238,13 +243,12 @@ def test_twenty_tenants_under_the_scheduler_with_the_local_executor_on_postgresq
         assert any(e.startswith("report: https://records.example.test/bp/emulator_") for e in ours)
         todo_log = [e["event"] for e in task_logs(home, "to_do", todo[name][2])[1]]
         assert any(e.startswith(f"Tenant {name}: 5 step(s) need a person") for e in todo_log), todo_log[:20]
-    done_log = " ".join(e["event"] for e in task_logs(home, "to_do", todo[DONE][2])[1])
+    done_log = log_text(task_logs(home, "to_do", todo[DONE][2])[1])
     assert "answered done; the runbook runs again" in done_log and "still action-required after 'done'" in done_log
-    assert "nobody answered within 0.04 h" in " ".join(e["event"] for e in task_logs(home, "to_do", todo[UNANSWERED][2])[1])
+    assert "nobody answered within 0.04 h" in log_text(task_logs(home, "to_do", todo[UNANSWERED][2])[1])
 
     # ---- exit 3 in Airflow: the Connection first
-    t18 = " ".join(str(e.get("event")) + str(e.get("error_detail", "")) for e in
-                   task_logs(home, "run_tenant", tenant["tenant18"][2])[1])
+    t18 = log_text(task_logs(home, "run_tenant", tenant["tenant18"][2])[1])
     assert "Connection bp_runbook_tenant18 has no password: add it with `airflow connections add bp_runbook_tenant18" in t18
 
     # ---- no secret anywhere: task logs, records, the database, the processes' output
