@@ -135,6 +135,20 @@ def test_the_to_do_task_runs_the_tenant_again_on_done(tmp_path, emulator):
         todo.execute_complete({}, {"error": "timeout", "error_type": "timeout"})
 
 
+def test_a_record_at_an_fsspec_url_is_read_there():
+    """With out_dir an fsspec URL (s3://… on a deployment) the runner prints the report's URL; the
+    to-do list is read beside it, through fsspec (here its in-memory file system)."""
+    import fsspec
+
+    step = {"step": "01_grant_privilege", "title": "Grant", "summary": "grant it", "actions": ["Open Roles"]}
+    summary = {"steps": [{"result": step | {"status": "action-required"}},
+                         {"result": {**step, "step": "00_preflight", "status": "ok"}}]}
+    with fsspec.open("memory://records/acme/20260101T000000Z/summary.json", "w") as file:
+        json.dump(summary, file)
+    result = outcome.outcome(2, "acme", Path("acme.yaml"), "memory://records/acme/20260101T000000Z/summary.html", "")
+    assert result["todo"] == [step]
+
+
 def test_a_locked_tenant_is_skipped_and_exit_1_retries(tmp_path, emulator):
     out = tmp_path / "out"
     params = write_params(tmp_path, "echo", scope="echo.brightpattern.com", practice_mode=True)

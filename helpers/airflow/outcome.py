@@ -63,13 +63,24 @@ def secret_problem(line: str, params_file: Path) -> str | None:
     return None
 
 
+def read_summary(report: str) -> dict:
+    """summary.json beside the report: a local file, or at its URL when out_dir is an fsspec URL
+    (s3://…: the runner then publishes the record there and prints the report's URL)."""
+    if "://" in report:
+        import fsspec  # Airflow's own dependency
+
+        with fsspec.open(report.rsplit("/", 1)[0] + "/summary.json", "r", encoding="utf-8") as file:
+            return json.load(file)
+    return json.loads(Path(report).with_name("summary.json").read_text(encoding="utf-8"))
+
+
 def outcome(exit_code: int, key: str, params_file: Path, report: str | None, last_line: str) -> dict:
     """The task's XCom for exit 0 and 2; the exception that sets the task's state otherwise."""
     where = f"tenant {key} ({params_file})"
     if exit_code in (0, 2):
         if not report:
             raise AirflowException(f"{where}: exit {exit_code} but the runner printed no report path")
-        summary = json.loads(Path(report).with_name("summary.json").read_text(encoding="utf-8"))
+        summary = read_summary(report)
         return {"tenant": key, "params_file": str(params_file), "exit_code": exit_code,
                 "meaning": meaning(exit_code), "report": report, "todo": todo_list(summary)}
     if exit_code == 4:
