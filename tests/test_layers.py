@@ -46,6 +46,8 @@ def test_the_layers_hold_as_committed(project):
     ("helpers/safety/scrub.py", "import helpers.run.record", "each layer imports only the layers below it"),
     ("emulator/routes.py", "import helpers.errors", "the emulator is a stand-in"),
     ("helpers/steps/preflight.py", "import emulator.server", "below the runner, nothing starts or knows the emulator"),
+    ("helpers/run/runner.py", "import helpers.airflow.operator", "helpers.airflow runs in Airflow's environment"),
+    ("helpers/airflow/outcome.py", "from helpers.run import exit_codes", "helpers.airflow calls the runner as a subprocess"),
 ])
 def test_a_deliberate_upward_import_breaks_the_lint(project, module, upward, contract):
     path = project / module
@@ -65,7 +67,8 @@ def test_the_top_level_of_helpers_stays_short():
     modules = sorted(p.name for p in HELPERS.glob("*.py"))
     assert len(modules) <= MAX_TOP_LEVEL, f"at most {MAX_TOP_LEVEL} modules at helpers/'s top level: {modules}"
     layers = {p.name for p in HELPERS.iterdir() if (p / "__init__.py").is_file()}
-    assert layers == {"safety", "tenant", "steps", "notebook", "run", "tools"}
+    # airflow: beside the layers, imported by Airflow's environment only (pyproject.toml's contracts)
+    assert layers == {"safety", "tenant", "steps", "notebook", "run", "tools", "airflow"}
 
 
 def test_no_test_file_imports_another():
