@@ -179,7 +179,7 @@ def test_a_refused_secret_for_a_missing_user_points_to_step_02_and_is_not_kept(b
     console.fault(kind="latency", seconds=1.5, path_prefix="/configapi", count=20)
     page.hand_over("API secret", "W" * 64)  # a secret, but the user 'api.sms' does not exist yet
     verdict = page.until_verdict("action-required")
-    assert "the user 'api.sms' does not exist (Get User: HTTP 404), so no secret can work; complete step 02 first" in verdict
+    assert "the user 'api.sms' does not exist (the tenant has no such user), so no secret can work; complete step 02 first" in verdict
     assert "The API secret you entered was refused and is not kept." in body_text(browser)
     kept = json.loads(lab.handoff.read_text())
     assert list(kept) == [f"{console.url[:-len('/_emulator')]} {SCOPE} admin"]  # the admin's only

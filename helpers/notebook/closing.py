@@ -1,4 +1,4 @@
-"""The closing page (notebooks/07_done.ipynb, after the last step): what this lab session's pages found,
+"""The closing page (notebooks/done.ipynb, after the last step): what this lab session's pages found,
 what is left, and where the record is. It reads the lab's record of the pages run by hand
 (helpers.steps.findings, per tenant, kept 12 hours) and changes nothing on the tenant.
 

@@ -37,8 +37,7 @@ def api_secret(ctx: StepContext) -> StepResult:
             diagnosis = rejected_api_secret(ctx, check)
             r.evidence.update(diagnosis.evidence)
             r.actions = diagnosis.actions
-            return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused ({check.answer}): "
-                                             f"{diagnosis.cause}")
+            return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused: {diagnosis.cause}")
     if not p.practice_mode or p.dry_run:
         r.actions = instructions.api_secret(p)
         return r.finish(ACTION_REQUIRED, f"no API secret for '{p.api_user}' yet: generate it in the admin UI "

@@ -33,7 +33,7 @@ TABLE_HEAD = ("| Notebook | Step | How it acts | How it is verified |", "|---|--
 PRACTICE_URL = "http://127.0.0.1:8765/_emulator/"
 PRACTICE_UI = (f"the practice admin UI (by default [{PRACTICE_URL}]({PRACTICE_URL}); `make lab` prints its address if "
                "it is another)")
-CLOSING = "07_done.ipynb"  # the closing page after the last step: not a step (docs/decisions.md)
+CLOSING = "done.ipynb"  # the closing page after the last step: not a step, so not numbered (docs/decisions.md)
 CLOSING_TITLE = "Done: what this session did, what is left, where the record is"
 FOLDED = {"jupyter": {"source_hidden": True}}  # plumbing cells: folded in JupyterLab (a click shows them)
 
