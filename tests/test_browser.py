@@ -309,7 +309,7 @@ def test_a_report_with_work_for_a_person(browser, tmp_path):
 
 def test_readme_shows_the_screenshots():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in ("notebook-form-after-run.png", "notebook-03-api-secret.png", "practice-admin-ui-roles.png",
-                 "report-action-required.png"):
+    for name in ("notebook-00-what-to-do-first.png", "notebook-form-after-run.png", "notebook-03-api-secret.png",
+                 "practice-admin-ui-roles.png", "notebook-closing-page.png", "report-action-required.png"):
         assert f"docs/screenshots/{name}" in readme, name
         assert (ROOT / "docs" / "screenshots" / name).stat().st_size > 10_000, name

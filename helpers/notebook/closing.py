@@ -16,6 +16,7 @@ from helpers.steps import STEPS, findings
 from helpers.steps.params import from_namespace
 
 DONE = ("ok", "changed")
+LEFT = "style='text-align:left;vertical-align:top'"  # JupyterLab right-aligns table cells by default
 
 
 def session(params, environ=None, now=None) -> list[dict]:
@@ -39,10 +40,10 @@ def _row(row: dict) -> str:
     colour = COLOURS.get(status, "#6e7781")
     said = html.escape(row["summary"]) if row["status"] else "not run in this session (or more than 12 hours ago)"
     if row["verified by"]:
-        said += f" <b>Verified later by step {row['verified by'][:2]}</b> (its token carries the privilege)."
-    return (f"<tr><td><a href='{row['notebook']}'>{row['step'][:2]} {html.escape(row['title'])}</a></td>"
-            f"<td style='color:{colour};font-weight:bold;white-space:nowrap'>{html.escape(status)}</td>"
-            f"<td>{said}</td></tr>")
+        said += f". <b>Verified later by step {row['verified by'][:2]}</b> (its token carries the privilege)."
+    return (f"<tr><td {LEFT}><a href='{row['notebook']}'>{row['step'][:2]} {html.escape(row['title'])}</a></td>"
+            f"<td style='text-align:left;color:{colour};font-weight:bold;white-space:nowrap'>{html.escape(status)}</td>"
+            f"<td {LEFT}>{said}</td></tr>")
 
 
 def as_html(rows: list[dict], scope: str, folder: Path) -> str:
@@ -69,7 +70,7 @@ def as_html(rows: list[dict], scope: str, folder: Path) -> str:
     table = "".join(_row(r) for r in rows)
     return (f"<div class='bp-closing'><p class='bp-verdict' style='font-size:1.1em'>{verdict}</p>{todo}"
             f"<p><b>What was done</b> (each step's latest result in this lab session):</p>"
-            f"<table class='bp-session'><tr><th>Step</th><th>Status</th><th>What it said</th></tr>{table}</table>"
+            f"<table class='bp-session'><tr><th {LEFT}>Step</th><th {LEFT}>Status</th><th {LEFT}>What it said</th></tr>{table}</table>"
             f"{record}</div>")
 
 
