@@ -96,8 +96,9 @@ def test_a_token_endpoint_issuing_tokens_without_credentials_proves_no_secret(re
     r00 = run("00_preflight", ready)
     assert (r00.status, r00.summary.split(": ", 1)[1]) == (
         "failed", "this is not a Bright Pattern tenant, or something answers in its place")
-    assert r00.summary.startswith("the token endpoint at ") and "issues tokens without credentials (HTTP 200)" in \
+    assert r00.summary.startswith("the token endpoint at ") and "issues tokens without asking for credentials" in \
         r00.summary
+    assert r00.evidence["token endpoint"].startswith("answers: HTTP 200 to a request without credentials")
     later = as_run(tmp_path, ready, r00)
     for step in ("01_grant_privilege", "02_define_user", "03_api_secret", "04_access_token"):
         r = run(step, later)

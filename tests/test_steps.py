@@ -392,8 +392,9 @@ def test_an_address_without_a_token_endpoint_fails_preflight(env, console):
                   path_prefix="/configapi/v2/oauth/token")
     r = run("00_preflight", env, admin_user="")
     assert r.status == "failed"
-    assert r.summary.endswith("answers HTTP 404 at POST /configapi/v2/oauth/token: there is no token endpoint at "
-                              "this address")
+    assert r.summary.endswith("answers, but there is no token endpoint at this address: it is not a Bright Pattern "
+                              "tenant's address")
+    assert r.evidence["token endpoint"] == "answers: HTTP 404 to a request without credentials"
 
 
 def test_an_address_that_answers_200_to_a_token_request_without_credentials_fails_preflight(env, console):
@@ -402,8 +403,8 @@ def test_an_address_that_answers_200_to_a_token_request_without_credentials_fail
     r = run("00_preflight", env, admin_user="")
     # The headline says what was seen, as the evidence does: a 200, without a token.
     assert (r.status, r.summary.split(" answers ", 1)[1]) == (
-        "failed", "HTTP 200 at POST /configapi/v2/oauth/token to a request without credentials, without a token: a "
-                  "web page or a catch-all answers there, not a Bright Pattern token endpoint")
+        "failed", "a token request without credentials, but not as a token endpoint does: a web page or a catch-all "
+                  "answers there, not Bright Pattern")
     assert r.evidence["token endpoint"] == "answers: HTTP 200 to a request without credentials"
 
 

@@ -64,19 +64,19 @@ def preflight(ctx: StepContext) -> StepResult:
         r.actions = [f"Check tenant_url: {p.base_url} hands out tokens to anyone, so no secret can be proven there. "
                      "Use the tenant's own address (Bright Pattern's token endpoint refuses a request without "
                      "credentials)."]
-        return r.finish(FAILED, f"the token endpoint at {p.base_url} issues tokens without credentials ({answer}): this "
+        return r.finish(FAILED, f"the token endpoint at {p.base_url} issues tokens without asking for credentials: this "
                                 "is not a Bright Pattern tenant, or something answers in its place")
     if anon.verdict == NO_ENDPOINT:
         r.actions = [f"Check tenant_url: {p.base_url} answers, but not as a Bright Pattern tenant."]
         if anon.status in (404, 405):
-            return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no "
-                                    "token endpoint at this address")
-        return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token to a request without "
-                                "credentials, without a token: a web page or a catch-all answers there, not a "
-                                "Bright Pattern token endpoint")
+            return r.finish(FAILED, f"{p.base_url} answers, but there is no token endpoint at this address: it is not "
+                                    "a Bright Pattern tenant's address")
+        return r.finish(FAILED, f"{p.base_url} answers a token request without credentials, but not as a token endpoint "
+                                "does: a web page or a catch-all answers there, not Bright Pattern")
     if anon.verdict == NO_VERDICT:
         r.actions = ["Re-run later; if it persists, ask your service provider (the token endpoint fails)."]
-        return r.finish(FAILED, f"could not verify the tenant: its token endpoint answers {answer}")
+        return r.finish(FAILED, "could not verify the tenant: its token endpoint gives no usable answer (it is in the "
+                                "details)")
 
     verdicts, sources = {}, {}
     for role, login in (("api", p.api_user), ("admin", p.admin_user)):
