@@ -60,7 +60,7 @@ def as_text(result: StepResult) -> str:
 
 
 # What each status means to a person, in plain words: the first thing a page's result says.
-PLAIN = {"ok": "Done: nothing to change", "changed": "Done: the runbook made a change and verified it",
+PLAIN = {"ok": "Done: checked, and as it should be", "changed": "Done: the runbook made a change and verified it",
          "action-required": "Your turn: do what is listed below, then run this page again", "failed": "Failed",
          "skipped": "Skipped", "interrupted": "Interrupted"}
 
