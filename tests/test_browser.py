@@ -292,7 +292,7 @@ def test_run_report_renders(browser, tmp_path):
     assert status.value_of_css_property("background-color") == "rgba(9, 105, 218, 1)"  # changed = blue
     link = rows[1].find_element(By.TAG_NAME, "a")
     link.click()
-    assert browser.current_url.endswith("/00_preflight.ipynb")
+    assert browser.current_url.endswith("/00_preflight.html")
 
 
 def test_a_report_with_work_for_a_person(browser, tmp_path):

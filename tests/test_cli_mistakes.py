@@ -18,6 +18,12 @@ MISTAKES = {
     "verify: no folder": (["verify"], "DIR"),
     "verify: an unknown option": (["verify", "outputs", "--bogus"], "--bogus"),
     "contract: --out missing": (["contract", "--params", "params/demo.yaml"], "--out"),
+    "plan: --params missing": (["plan", "--emulator"], "--params"),
+    "plan: an unknown option": (["plan", "--params", "params/demo.yaml", "--bogus"], "--bogus"),
+    "snapshot: --admin-user missing": (["snapshot", "--tenant-url", "emulator", "--out", "x"], "--admin-user"),
+    "snapshot: --out missing": (["snapshot", "--tenant-url", "emulator", "--admin-user", "admin"], "--out"),
+    "snapshot: an unknown option": (["snapshot", "--tenant-url", "emulator", "--admin-user", "a", "--out", "x", "--bogus"],
+                                    "--bogus"),
     "history: --limit not a number": (["history", "--limit", "x"], "--limit"),
 }
 

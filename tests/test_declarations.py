@@ -247,3 +247,29 @@ PLAN_BEFORE = {
 def test_the_plan_is_the_declarations_plan_lines_as_before(practice, dry_run, smoke_test, admin):
     params = validate({"practice_mode": practice, "dry_run": dry_run, "smoke_test": smoke_test})
     assert plan_lines(params, admin) == PLAN_BEFORE[(practice, dry_run, smoke_test, admin)]
+
+
+# ------------------------------------------------------------------ what each step reads and writes on the tenant
+def test_every_step_declares_what_it_reads_and_writes_and_the_readme_shows_it():
+    from helpers.tools import access
+
+    assert access.missing() == []
+    readme = (build.ROOT / "README.md").read_text(encoding="utf-8")
+    assert build.with_table(readme) == readme, "run: python -m helpers.tools.build"
+    for step in STEPS.values():
+        assert f"| step `{step.id}` | {step.row.reads} | {step.row.writes} |" in readme
+
+
+def test_the_only_writes_declared_are_create_user_and_send_message():
+    """The README's promise ("two requests change a tenant"): a step that starts writing must say so here."""
+    writers = {step.id: step.row.writes for step in STEPS.values() if not step.row.writes.startswith("nothing")}
+    assert set(writers) == {"02_define_user", "06_smoke_test"}
+    assert "Create User" in writers["02_define_user"] and "Send Message" in writers["06_smoke_test"]
+
+
+def test_a_readme_without_the_access_table_markers_is_refused():
+    from helpers.tools import access
+
+    readme = (build.ROOT / "README.md").read_text(encoding="utf-8").replace(access.END + "\n", "")
+    with pytest.raises(build.BuildError, match="access-table"):
+        build.with_table(readme)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,8 +62,8 @@ def test_a_fleet_gives_each_tenant_its_own_record_and_a_fleet_summary(tmp_path):
     summary = json.loads((outcome.folder / "fleet-summary.json").read_text())
     assert [t["tenant"] for t in summary["tenants"]] == SCOPES and summary["exit_code"] == 0
     html = (outcome.folder / "fleet-summary.html").read_text()
-    links = [part.split("'")[0] for part in html.split("href='")[1:]]
-    assert len(links) == 3 * 8  # 7 notebooks and the report, per tenant
+    links = re.findall(r'href="([^"]+)"', html)
+    assert len(links) == 3 * 8 and not [link for link in links if ".ipynb" in link]  # 7 step pages, the report
     assert all((outcome.folder / link).resolve().is_file() for link in links)
     assert list(private(tmp_path).iterdir()) == []
 

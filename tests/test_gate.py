@@ -11,6 +11,8 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
+
 from helpers.safety.gate import LINE_WITHHELD, Gate
 from helpers.safety.scrub import REDACTED, WITHHELD, Scanner, Scrubber
 from tests.support import CANARY_ADMIN, ROOT
@@ -74,10 +76,52 @@ def test_a_parameter_value_is_never_redacted_as_token_shaped(tmp_path):
     assert REDACTED in Gate([CANARY_ADMIN], keep=[CANARY_ADMIN]).line(CANARY_ADMIN)
 
 
+# ------------------------------------------------------------------ to a storage (records on S3)
+class Objects(dict):
+    """What a storage received (tests/test_records_s3.py has the real S3 API; here only the gate's part)."""
+
+    def put(self, name, data, **condition):
+        self[name] = (data, condition)
+        return '"etag"'
+
+    def url(self, name):
+        return f"s3://bucket/{name}"
+
+
+def test_publish_scans_what_leaves_withholds_a_file_and_never_publishes_a_history_with_a_secret(tmp_path):
+    gate, store = Gate([CANARY_ADMIN]), Objects()
+    clean, leaky, history = tmp_path / "summary.html", tmp_path / "run.log", tmp_path / "history.csv"
+    clean.write_text("<p>ok</p>")
+    leaky.write_text(f"the secret is {CANARY_ADMIN}\n")
+    history.write_text(f"run_id,note\n1,{CANARY_ADMIN}\n")
+    assert gate.publish(clean, store, "t/r/summary.html", create=True) == '"etag"'
+    assert store["t/r/summary.html"] == (b"<p>ok</p>", {"create": True})
+    gate.publish(leaky, store, "t/r/run.log", create=True)
+    assert store["t/r/run.log"][0] == (WITHHELD + "\n").encode()  # the notice leaves, never the secret
+    with pytest.raises(ValueError, match="a secret survived in history.csv: not published"):
+        gate.publish(history, store, "t/history.csv", etag='"e1"', withhold=False)
+    assert "t/history.csv" not in store and history.read_text().endswith(f"{CANARY_ADMIN}\n")
+    assert set(gate.leaks) == {"run.log", "history.csv"}
+    assert gate.ledger == {"s3://bucket/t/r/summary.html": "published", "s3://bucket/t/r/run.log": "published"}
+
+
+def test_publish_lets_through_the_digests_it_is_told_and_no_other_token_shaped_string(tmp_path):
+    digest = "0123456789abcdef" * 4
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"files": {"summary.json": {"sha256": digest}}}))
+    store = Objects()
+    Gate().publish(manifest, store, "t/r/manifest.json", digests={digest})
+    assert json.loads(store["t/r/manifest.json"][0])["files"]["summary.json"]["sha256"] == digest
+    gate = Gate()
+    gate.publish(manifest, store, "t/r/manifest.json")  # not told: a token-shaped string, withheld
+    assert gate.leaks == {"manifest.json": ["token-shaped string"]}
+
+
 # ------------------------------------------------------------------ no writer around the gate
 WRITES = re.compile(r"\.write_text\(|\.write_bytes\(|json\.dump\(|open\([^)]*['\"][wa]b?['\"]|\.open\(['\"][wa]"
-                    r"|sys\.(?:stdout|stderr)\.write|print\(|StreamHandler\(|FileHandler\(|addHandler\(")
-THROUGH_THE_GATE = re.compile(r"\bgate\.(?:print|write_text|write_json|handler)\(")
+                    r"|sys\.(?:stdout|stderr)\.write|print\(|StreamHandler\(|FileHandler\(|addHandler\("
+                    r"|put_object|\.pipe(?:_file)?\(|\bstore\.put\(|\.put_file\(|\.upload\(")  # and to a storage (S3)
+THROUGH_THE_GATE = re.compile(r"\bgate\.(?:print|write_text|write_json|handler|publish)\(")
 ALLOWED = {  # (module, what the line writes with): why it may write itself
     ("helpers/run/logs.py", "lg.addHandler(handler)"): "run.log's handler: its format() passes each record through the gate",
     ("helpers/run/logs.py", "noise.addHandler(logging.NullHandler())"): "a NullHandler writes nothing",
@@ -89,15 +133,28 @@ ALLOWED = {  # (module, what the line writes with): why it may write itself
     ("helpers/run/record.py", "with path.open(\"a\""): "the history's csv writer: rows come from Gate.row",
     ("helpers/run/summary.py", "path.write_text(json.dumps(summary"): "summary.json: scrubbed by Gate.data, "
                                                                        "sealed by Gate.seal right after",
-    ("helpers/run/summary.py", "path.write_text(page"): "summary.html: the same",
+    ("helpers/run/summary.py", "path.write_text(render_html(summary)"): "summary.html: the same",
+    ("helpers/run/storage.py", "(self.tenant_dir / HISTORY_KEY).write_bytes("): "the tenant's history read from S3, "
+                                                                                "into the private working folder",
+    ("helpers/run/storage.py", "target.write_bytes("): "verify's and history's private copy of the objects on S3",
+    ("helpers/run/storage.py", "target.write_bytes(found[0])  # a private copy, read by drift"): "the previous runs "
+        "drift reads, copied into the run's private 0700 working folder, removed with it",
+    ("helpers/run/storage.py", 'return self._call("put_object"'): "S3Store.put: called by Gate.publish (scanned) "
+                                                                   "and the lock (its content through Gate.handed)",
+    ("helpers/run/storage.py", "self.etag = self.store.put(self.name, self._body()"): "the lock: _body passes Gate.handed",
     ("helpers/cli.py", "print("): "the commands that are not a run (help, history, verify, forget): paths, counts, "
                                   "digests, no run's text; a run prints only through its gate",
 }
 
 
+# The commands that are not runs but write files or print a tenant's data: snapshot, its proposal.
+COMMANDS = ("helpers/tools/snapshot.py", "helpers/tools/proposal.py")
+
+
 def test_no_module_under_helpers_run_or_the_cli_writes_around_the_gate():
     offenders = []
-    for path in sorted([*(ROOT / "helpers" / "run").rglob("*.py"), ROOT / "helpers" / "cli.py"]):
+    for path in sorted([*(ROOT / "helpers" / "run").rglob("*.py"), ROOT / "helpers" / "cli.py",
+                        *(ROOT / name for name in COMMANDS)]):
         name = path.relative_to(ROOT).as_posix()
         if name.startswith("helpers/run/kernels/"):
             continue  # the other side of the handover: the kernels' own processes, never the run's record
@@ -119,7 +176,8 @@ def test_the_static_check_sees_a_bypass(tmp_path):
     """The pattern catches each way of writing around the gate (so removing the gate from a writer fails)."""
     for line in ['folder.write_text(text)', 'json.dump(data, handle)', 'open(path, "w")', 'path.open("a")',
                  'sys.stderr.write(x)', 'print(line)', 'logging.StreamHandler(sys.stderr)',
-                 'logging.getLogger().addHandler(h)']:
+                 'logging.getLogger().addHandler(h)', 'client.put_object(Bucket=b)', 'fs.pipe_file(url, data)',
+                 'store.put(name, data)']:
         assert WRITES.search(line), line
 
 

@@ -66,16 +66,17 @@ def test_demo_run_exit_0_with_a_readable_report(tmp_path):
                                                                           "changed", "ok"]
     run_dir = outcome.run_dir
     assert run_dir.parent.name == "emulator_example.brightpattern.com"
+    steps = ["00_preflight", "01_grant_privilege", "02_define_user", "03_api_secret", "04_access_token",
+             "05_chat_service", "06_smoke_test"]
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        ["00_preflight.ipynb", "01_grant_privilege.ipynb", "02_define_user.ipynb", "03_api_secret.ipynb",
-         "04_access_token.ipynb", "05_chat_service.ipynb", "06_smoke_test.ipynb", "run.log", "summary.html",
-         "summary.json", "manifest.json"])
+        [f"{s}.ipynb" for s in steps] + [f"{s}.html" for s in steps]  # each notebook, and its page to read
+        + ["run.log", "summary.html", "summary.json", "manifest.json"])
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["exit_code"] == 0 and summary["secret_scan"] == "clean"
     assert summary["versions"]["papermill"] == "2.7.0" and summary["run_by"]["user"]
     assert summary["parameters"]["practice_mode"] is True
     html = (run_dir / "summary.html").read_text()
-    assert "exit 0: all steps ok, changed or skipped" in html and "href='04_access_token.ipynb'" in html
+    assert "exit 0: all steps ok, changed or skipped" in html and "href=\"04_access_token.html\"" in html
     assert f"Report: {run_dir / 'summary.html'}" in printed
     assert "[7/7] 06_smoke_test" in printed
     history = (run_dir.parent / "history.csv").read_text().splitlines()
@@ -234,7 +235,8 @@ def test_history_command_shows_latest_runs(tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["tenant", "run_id", "exit_code", "00", "01", "02", "03", "04", "05", "06", "duration_s"]
+    assert lines[0].split() == ["tenant", "run_id", "exit_code", "00", "01", "02", "03", "04", "05", "06", "duration_s",
+                                "changed", "since", "last", "run"]
     assert lines[1].split()[:4] == ["emulator_example.brightpattern.com", lines[1].split()[1], "2", "action-required"]
 
 

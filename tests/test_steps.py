@@ -311,15 +311,26 @@ def test_a_refused_create_is_not_retried_and_nothing_is_claimed(env, console, ad
     assert r.changed == []
 
 
-def test_dry_run_changes_nothing(env, console):
+def test_dry_run_changes_nothing(env, console, admin_secret):
+    env["BP_ADMIN_SECRET"] = admin_secret
     before = console.tenant_state()
     results = run_all(env, practice_mode=True, dry_run=True, smoke_test=True)
     after = console.tenant_state()
-    assert before["roles"] == after["roles"] and before["services"] == after["services"]
-    assert [u["loginId"] for u in before["users"]] == [u["loginId"] for u in after["users"]]
+    assert {**before, "active_tokens": None} == {**after, "active_tokens": None}  # tokens are issued, nothing else
     assert results["02_define_user"].summary.startswith("dry run: would create")
+    assert results["03_api_secret"].summary.startswith("dry run: would generate the API secret of 'api.sms'")
+    assert results["05_chat_service"].summary.startswith("dry run: would set +16502505674 as an outbound chat account")
     assert results["06_smoke_test"].status == "skipped"
     assert after["messages"] == []
+
+
+def test_a_dry_run_in_practice_mode_never_generates_the_admins_secret(env, admin):
+    """Practice mode generates a missing admin secret through the console: it replaces the admin's current
+    one, a change a dry run never makes (the old secret keeps working)."""
+    results = run_all(env, practice_mode=True, dry_run=True)
+    assert any("a run would generate the API secret of the admin user 'admin'" in n
+               for n in results["02_define_user"].notes)
+    assert admin.tokens.request_token().token_type == "Bearer"  # the secret it had still works
 
 
 def test_rejected_admin_secret_makes_admin_steps_guided(env):

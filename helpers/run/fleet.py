@@ -2,8 +2,8 @@
 
 Each tenant keeps exactly what a single run gives it (its own lock, record, history, secrets and
 exit code): the fleet runs `helpers.run.runner` for each, and adds a fleet summary (fleet-summary.json
-and .html under <out>/fleets/<UTC timestamp>/) whose exit code is the worst of the tenants'. Nothing
-below the runner knows about fleets.
+and .html under <out>/fleets/<UTC timestamp>/) whose exit code is the worst of the tenants' (the page:
+helpers.run.fleet_page). Nothing below the runner knows about fleets.
 
 --jobs N starts N worker processes. Each keeps one warm kernel pool (helpers.run.kernels) for all the
 tenants it runs, one after the other, so no tenant pays for a pool's start; the workers are
@@ -20,7 +20,6 @@ BP_ADMIN_SECRET are refused then: one value would be sent to every tenant.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import queue
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import TextIO
 
 from helpers.errors import ParameterError
-from helpers.notebook.report import COLOURS
+from helpers.run import fleet_page
 from helpers.run.execute import WARMUP
 from helpers.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MEANINGS
 from helpers.run.interrupt import Interrupted, SignalGuard
@@ -46,7 +45,6 @@ from helpers.run.runner import run
 from helpers.safety.gate import Gate
 from helpers.safety.private import sweep
 from helpers.safety.secrets import SECRET_ENV, secret_variables
-from helpers.steps import STEPS
 from helpers.steps.params import EMULATOR, EMULATOR_URL_ENV, load
 
 # Worst last: nothing to report, a person must act, nothing was done (lock), bad input, failed, interrupted.
@@ -127,9 +125,11 @@ def worker_main(stdin: TextIO, stdout: TextIO) -> int:
                 outcome = run(options, _Lines(send, task["tenant"]), gate)
                 # Through the run's gate, which knows the tenant's secrets (the fleet does not), or not at all.
                 summary = gate.handed(outcome.summary, "summary for the fleet") if outcome.summary else None
+                refusal = gate.handed(outcome.refusal, "refusal for the fleet") if outcome.refusal else None
                 code = max(outcome.exit_code, 1) if outcome.summary and summary is None else outcome.exit_code
                 send({"tenant": task["tenant"], "exit_code": code, "gated": sorted(gate.ledger),
-                      "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "summary": summary})
+                      "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "summary": summary,
+                      "refusal": refusal})
                 if outcome.exit_code == EXIT_INTERRUPTED or between.signame:
                     return EXIT_INTERRUPTED  # a signal reached this worker: no further tenant
         return EXIT_INTERRUPTED if between.signame else 0
@@ -271,7 +271,8 @@ def _drive(options, files, scopes, jobs, printer, guard, outcomes, worker_output
             printer.say(f"error: fleet worker {worker.index}: {event['error']}")
         elif "exit_code" in event:
             run_dir = Path(event["run_dir"]) if event["run_dir"] else None
-            outcomes[event["tenant"]] = RunOutcome(event["exit_code"], run_dir, event["summary"])
+            outcomes[event["tenant"]] = RunOutcome(event["exit_code"], run_dir, event["summary"],
+                                                   refusal=event.get("refusal"))
             printer.gate.ledger.update({name: f"worker {worker.index}" for name in event.get("gated", [])})
             worker.give(todo.pop(0) if todo and not interrupted else None)
         elif "ready" in event:
@@ -321,8 +322,7 @@ def _name(path: Path, scopes: dict[Path, str]) -> str:
 def _write_summary(out_dir: Path, outcomes: dict[str, RunOutcome], code: int, started: float, jobs: int,
                    printer: Printer) -> Path | None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = out_dir / "fleets" / stamp
-    n = 1
+    folder, n = out_dir / "fleets" / stamp, 1
     while folder.exists():
         n += 1
         folder = out_dir / "fleets" / f"{stamp}-{n}"
@@ -330,70 +330,25 @@ def _write_summary(out_dir: Path, outcomes: dict[str, RunOutcome], code: int, st
     for name, outcome in sorted(outcomes.items()):
         summary = outcome.summary or {}
         steps = {e["result"]["step"]: {"status": e["result"]["status"], "summary": e["result"]["summary"],
-                                       "notebook": e.get("notebook"), "actions": e["result"]["actions"]}
+                                       "notebook": e.get("notebook"), "page": e.get("page"),
+                                       "actions": e["result"]["actions"], "failure": e.get("failure")}
                  for e in summary.get("steps", [])}
         tenants.append({"tenant": name, "exit_code": outcome.exit_code,
                         "exit_meaning": EXIT_MEANINGS.get(outcome.exit_code, ""),
-                        "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "steps": steps})
+                        "run_dir": str(outcome.run_dir) if outcome.run_dir else None, "refusal": outcome.refusal,
+                        "steps": steps, "changed_since_last_run": (summary.get("drift") or {}).get("headline", "not run")})
     fleet = {"fleet_id": folder.name, "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
              "duration_s": round(time.time() - started, 2), "jobs": jobs, "exit_code": code,
              "exit_meaning": EXIT_MEANINGS.get(code), "tenants": tenants}
     try:
         folder.mkdir(parents=True)
         printer.gate.write_json(folder / "fleet-summary.json", fleet)
-        printer.gate.write_text(folder / "fleet-summary.html", _html(printer.gate.data(fleet), folder))
+        printer.gate.write_text(folder / "fleet-summary.html", fleet_page.render(printer.gate.data(fleet), folder))
     except OSError as exc:
         printer.say(f"error: cannot write the fleet summary in {folder}: {exc.strerror}")
         return None
     printer.say(f"Fleet report: {folder / 'fleet-summary.html'}")
     return folder
-
-
-def _link(folder: Path, run_dir: str | None, notebook: str | None) -> str | None:
-    if not run_dir or not notebook:
-        return None
-    return os.path.relpath(Path(run_dir) / notebook, folder)
-
-
-def _html(fleet: dict, folder: Path) -> str:
-    head = "".join(f"<th>{html.escape(s[:2])}</th>" for s in STEPS)
-    rows, todo = [], []
-    for t in fleet["tenants"]:
-        cells = []
-        for step in STEPS:
-            entry = t["steps"].get(step)
-            if entry is None:
-                cells.append("<td></td>")
-                continue
-            text = html.escape(entry["status"])
-            link = _link(folder, t["run_dir"], entry["notebook"])
-            body = f"<a style='color:white' href='{html.escape(link)}'>{text}</a>" if link else text
-            cells.append(f"<td title='{html.escape(entry['summary'])}' style='background:"
-                         f"{COLOURS.get(entry['status'], '#000')};color:white;white-space:nowrap'>{body}</td>")
-            if entry["actions"]:
-                items = "".join(f"<li>{html.escape(a)}</li>" for a in entry["actions"])
-                todo.append(f"<h3>{html.escape(t['tenant'])} · {html.escape(step)}</h3><ol>{items}</ol>")
-        report = _link(folder, t["run_dir"], "summary.html")
-        name = f"<a href='{html.escape(report)}'>{html.escape(t['tenant'])}</a>" if report else html.escape(t["tenant"])
-        rows.append(f"<tr><td>{name}</td>{''.join(cells)}<td>exit {t['exit_code']}: "
-                    f"{html.escape(t['exit_meaning'])}</td></tr>")
-    colour = {0: COLOURS["ok"], 2: COLOURS["action-required"]}.get(fleet["exit_code"], COLOURS["failed"])
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SMS/MMS API runbook fleet {html.escape(fleet['fleet_id'])}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:80em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}</style></head>
-<body>
-<h1>SMS/MMS API onboarding runbook: fleet</h1>
-<p><b>Run:</b> {html.escape(fleet['fleet_id'])}, {len(fleet['tenants'])} tenants, {fleet['jobs']} at a time,
-{fleet['duration_s']:.1f} s<br>
-<b>Outcome:</b> <span style="color:{colour};font-weight:bold">exit {fleet['exit_code']}: {html.escape(fleet['exit_meaning'] or '')}</span></p>
-<h2>What people must do</h2>{''.join(todo) or '<p>Nothing.</p>'}
-<h2>Tenants by step</h2>
-<table><tr><th>tenant</th>{head}<th>outcome</th></tr>{''.join(rows)}</table>
-<p style="color:#6e7781">Each cell links to that tenant's notebook; each tenant's name to its own report. Every
-tenant's record was scrubbed and scanned by its own run.</p>
-</body></html>
-"""
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from helpers.run.execute import run_notebook
 from helpers.run.prepare import embedded_emulator
 from helpers.run.record import append_history, write_manifest
+from helpers.run.step_page import render as render_step_page
 from helpers.run.summary import write_html, write_json
 from helpers.safety.scrub import scrub_and_scan
 from helpers.steps.params import refuse_secret_values
@@ -39,6 +40,7 @@ class Collaborators:
     #                                                        kernel_env, clock) -> the step's entry
     # the record
     scrub_and_scan: Callable = scrub_and_scan  # (paths, secrets) -> {file name: what survived}
+    render_step_page: Callable[..., str] = render_step_page  # (notebook, Where) -> the step's HTML page
     write_summary_json: Callable = write_json  # (path, summary)
     write_summary_html: Callable = write_html  # (path, summary)
     write_manifest: Callable = write_manifest  # (run folder) -> the manifest's SHA-256
@@ -72,3 +74,6 @@ class RunOutcome:
     run_dir: Path | None = None
     summary: dict | None = None
     gate: object | None = None  # the run's Gate (helpers/safety/gate.py): its ledger says what left the process
+    # Why no step ran (exit 3 or 4): {"parameter", "problem", "fix", "message"} for a refused parameter,
+    # {"message"} otherwise; the fleet shows it on its page (the console alone is gone by then).
+    refusal: dict | None = None

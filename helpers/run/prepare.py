@@ -2,7 +2,8 @@
 
 The options and parameters (exit 3 when wrong), the steps chosen, the target (the embedded emulator
 when asked for), the secrets (never in a parameter, never too short to scrub), the tenant's records
-folder, its lock (exit 4 when another run holds it) and the run's own folder.
+folder, its lock (exit 4 when another run holds it) and the run's own folder. With an S3 --out the
+records folder is a private local working folder and the lock a lease on S3 (helpers/run/storage.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from helpers.errors import ParameterError
+from helpers.run import storage
 from helpers.run.exit_codes import EXIT_FAILED, EXIT_LOCKED
 from helpers.run.logs import Printer, describe_os_error
 from helpers.safety.private import sweep
@@ -39,6 +41,8 @@ class NotStarted(Exception):  # noqa: N818 (an outcome, not an error)
 def check_options(options) -> None:
     if options.out_dir is None or not str(options.out_dir).strip():
         raise ParameterError("--out", "is empty", "give a folder for the run records, e.g. outputs")
+    if storage.is_remote(options.out_dir):
+        storage.check_url(str(options.out_dir))  # before anything runs: no credentials in it, a bucket named
     if options.emulator_seed is not None and not options.emulator:
         raise ParameterError("--emulator-seed", "needs --emulator", "add --emulator, or drop --emulator-seed")
 
@@ -204,6 +208,28 @@ class Prepared:
     run_dir: Path
     started: float  # seconds since the epoch
     ledger: Path  # the tenant's pending-send ledger (helpers.steps.sends)
+    records: LocalRecords | storage.RemoteRecords | None = None  # where the record goes (helpers/run/storage.py)
+
+    def where(self, path: Path) -> str:
+        """A file of the record as a reader finds it: its path, or its URL when the records are on S3."""
+        return self.records.where(path) if self.records is not None else str(path)
+
+
+@dataclass
+class LocalRecords:
+    """The records in a local folder, as they always were: written in place, nothing to publish."""
+
+    tenant_dir: Path
+    remote = False
+
+    def where(self, path: Path) -> str:
+        return str(path)
+
+    def taken(self, run_id: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
 
 @contextlib.contextmanager
@@ -223,10 +249,39 @@ def tenant_lock(tenant_dir: Path):
         lock.release()
 
 
-def new_run_dir(tenant_dir: Path, utc_now: Callable[[], datetime]) -> Path:
+@contextlib.contextmanager
+def remote_lock(records: storage.RemoteRecords, printer: Printer, clock: Callable[[], float]):
+    """The tenant's lock on S3 for the duration (helpers/run/storage.py: a lease taken and released by
+    conditional writes); NotStarted (exit 4) when another run holds it, as locally."""
+    def unusable(exc: OSError) -> ParameterError:
+        return ParameterError("--out", f"cannot be used ({exc.strerror or exc})",
+                              "give an S3 URL whose bucket exists and that the credentials boto finds (AWS_ACCESS_KEY_ID "
+                              "and AWS_SECRET_ACCESS_KEY, AWS_PROFILE) may write; AWS_ENDPOINT_URL_S3 for another S3 API")
+
+    lease = records.lock(printer.gate.handed, clock)
+    try:
+        lease.acquire()
+    except storage.Held as held:
+        raise NotStarted(EXIT_LOCKED, f"error: another runbook run for {records.tenant} is in progress (lock "
+                                      f"{held}); nothing was done. Try again when it has finished (a lock whose "
+                                      "owner is gone is broken when its lease ends).") from None
+    except OSError as exc:
+        raise unusable(exc) from None
+    try:  # from here on the lock is ours: released however the run ends
+        try:
+            records.fetch()
+        except OSError as exc:
+            raise unusable(exc) from None
+        lease.start_renewing()
+        yield
+    finally:
+        lease.release()
+
+
+def new_run_dir(tenant_dir: Path, utc_now: Callable[[], datetime], taken: Callable[[str], bool] = lambda _: False) -> Path:
     stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
     run_dir, n = tenant_dir / stamp, 1
-    while run_dir.exists():
+    while run_dir.exists() or taken(run_dir.name):
         n += 1
         run_dir = tenant_dir / f"{stamp}-{n}"
     run_dir.mkdir(parents=True)
@@ -248,17 +303,28 @@ def prepared(options, printer: Printer):
         # A parameter value is never a secret (refused above): never redacted as a token-shaped string.
         printer.gate.keep(str(v) for v in params.public().values() if isinstance(v, str))
         emulator = emulator_tenants(params.base_url) is not None
-        tenant_dir = records_folder(Path(options.out_dir), tenant_folder(params, emulator))
-        try:
-            tenant_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ParameterError("--out", f"cannot create {tenant_dir} ({describe_os_error(exc)})",
-                                 "give a writable folder") from None
-        with tenant_lock(tenant_dir):
+        with contextlib.closing(records_for(options, tenant_folder(params, emulator))) as records:
+            tenant_dir = records.tenant_dir
             try:
-                run_dir = new_run_dir(tenant_dir, using.utc_now)
+                tenant_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise NotStarted(EXIT_FAILED, f"error: cannot create a run folder in {tenant_dir}: "
-                                              f"{describe_os_error(exc)}") from None
-            yield Prepared(options, params, steps, secrets, emulator, tenant_dir, run_dir, using.clock(),
-                           sends.ledger_path(params.effective_scope, params.base_url))
+                raise ParameterError("--out", f"cannot create {tenant_dir} ({describe_os_error(exc)})",
+                                     "give a writable folder") from None
+            if records.remote:  # the gate learns boto's secrets: none reaches an object it publishes
+                printer.know(storage.credentials(os.environ))
+            with remote_lock(records, printer, using.clock) if records.remote else tenant_lock(tenant_dir):
+                try:
+                    run_dir = new_run_dir(tenant_dir, using.utc_now, records.taken)
+                except OSError as exc:
+                    raise NotStarted(EXIT_FAILED, f"error: cannot create a run folder in {tenant_dir}: "
+                                                  f"{describe_os_error(exc)}") from None
+                yield Prepared(options, params, steps, secrets, emulator, tenant_dir, run_dir, using.clock(),
+                               sends.ledger_path(params.effective_scope, params.base_url), records)
+
+
+def records_for(options, tenant: str) -> LocalRecords | storage.RemoteRecords:
+    """The tenant's records: under a local --out folder, or made in a private working folder and
+    published to an S3 --out URL."""
+    if storage.is_remote(options.out_dir):
+        return storage.RemoteRecords(str(options.out_dir).strip(), tenant, options.private_root)
+    return LocalRecords(records_folder(Path(options.out_dir), tenant))

@@ -93,10 +93,11 @@ def unchained_runs(tenant_dir: Path) -> dict[str, str]:
     return found
 
 
-def verify(tenant_dir: Path, chain_head: str | None = None) -> list[str]:
+def verify(tenant_dir: Path, chain_head: str | None = None, only: set[str] | None = None) -> list[str]:
     """Every problem found, first one first; an empty list means the record is intact. `chain_head` (the
     16 hex digits a run prints, or all 64) is a copy kept elsewhere: it must still be in the chain, so the
-    removal of the newest runs together with their rows is found."""
+    removal of the newest runs together with their rows is found. `only`: the run folders to check
+    against their manifests (the whole chain is checked still; other folders are not looked at)."""
     history = tenant_dir / HISTORY
     if not history.is_file():
         return [f"{history} is missing (or not a regular file)"]
@@ -127,12 +128,13 @@ def verify(tenant_dir: Path, chain_head: str | None = None) -> list[str]:
             problems.append(f"{where}: the row was edited (its hash does not match its content)")
         prev = row.get("row_hash", "")
         recorded.add(row.get("run_id"))
-        problems += _verify_run(tenant_dir / str(row.get("run_id")), row.get("manifest_sha256", ""))
+        if only is None or row.get("run_id") in only:
+            problems += _verify_run(tenant_dir / str(row.get("run_id")), row.get("manifest_sha256", ""))
     if chain_head and not any(h.startswith(chain_head.lower()) for h in hashes):
         problems.insert(0, f"the chain head kept elsewhere ({chain_head}) is not in {history.name} (its last row "
                            f"is {prev[:16]}): the newest runs were removed with their rows, or the chain was rewritten")
     older = unchained_runs(tenant_dir)  # not verifiable (no chain, no manifest hash), and not a problem
-    for folder in sorted(p for p in tenant_dir.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in tenant_dir.iterdir() if p.is_dir() and only is None):
         if folder.name not in recorded and folder.name not in older:
             problems.append(f"{folder.name}/: a run folder that history.csv does not record")
     return problems

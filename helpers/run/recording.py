@@ -1,7 +1,8 @@
 """The last stage of a run: the record, however the steps ended.
 
-Every file is scrubbed and scanned (a file where a secret survived is withheld), then summary.json and
-summary.html, the manifest and the tenant's history row are written. A part that cannot be written (a
+Every file is scrubbed and scanned (a file where a secret survived is withheld), each step's notebook
+is rendered as an HTML page beside it (helpers.run.step_page), then summary.json and summary.html, the
+manifest and the tenant's history row are written. A part that cannot be written (a
 full disk, a folder removed) is noted and the others are still written. The exit code is decided by
 helpers.run.exit_codes from the steps' statuses, the interruption, the scan's leaks and the record's
 problems: the history row carries the exit code the run ends with.
@@ -10,14 +11,18 @@ problems: the history row carries the exit code the run ends with.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from helpers.run import drift
 from helpers.run.execute import Executed, entry
 from helpers.run.exit_codes import EXIT_MEANINGS, exit_code, exit_meaning
 from helpers.run.logs import Printer, describe_os_error
 from helpers.run.options import RunOutcome
 from helpers.run.prepare import Prepared
 from helpers.run.record import HISTORY
+from helpers.run.step_page import Where, page_name
 from helpers.run.summary import HISTORY_FIELDS, history_row, versions, who
+from helpers.safety.gate import Gate
 from helpers.safety.scrub import Scrubber
 from helpers.steps import findings, sends
 from helpers.steps.results import FAILED
@@ -51,6 +56,33 @@ def every_step(run: Prepared, done: Executed) -> list[dict]:
     return entries
 
 
+def step_pages(run: Prepared, entries: list[dict], leaks: dict, gate: Gate, problems: Problems,
+               render) -> list[dict]:
+    """Each step's notebook as an HTML page beside it, made from the sealed notebook and written through the
+    gate; the entry names its page (`page`), or None when there is none (not run, withheld, not rendered)."""
+    ready = {e["result"]["step"]: page_name(e["result"]["step"]) for e in entries
+             if e.get("notebook") and e["notebook"] not in leaks and (run.run_dir / e["notebook"]).is_file()}
+    done = []
+    for e in entries:
+        step, page = e["result"]["step"], None
+        if step in ready:
+            where = Where(step, e["result"]["status"], e["result"]["summary"], run.params.effective_scope,
+                          run.run_dir.name, ready)
+            page = _step_page(run.run_dir / e["notebook"], run.run_dir / ready[step], where, gate, problems, render)
+        done.append({**e, "page": page})
+    return done
+
+
+def _step_page(notebook: Path, target: Path, where: Where, gate: Gate, problems: Problems, render) -> str | None:
+    try:
+        text = render(notebook, where)
+    except Exception as exc:  # noqa: BLE001 (nbconvert, jinja2, nbformat: a page not made is a gap in the record)
+        problems.append(f"{target.name}: not rendered ({type(exc).__name__})")
+        return None
+    survived = problems.guarded(target.name, lambda: gate.write_text(target, text))
+    return target.name if survived == [] else None  # None: not written, or withheld (the leak fails the run)
+
+
 def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     using, run_dir, secrets = run.options.collaborators, run.run_dir, done.secrets
     entries = findings.mark_verified_later(every_step(run, done))
@@ -63,6 +95,7 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
         sorted(run_dir.glob("*.ipynb")) + [p for p in [run_dir / "run.log"] if p.exists()], using.scrub_and_scan))
     if leaks is None:  # the scrub itself could not run: nothing may be called clean
         leaks = {"(the run's files)": ["not scrubbed"]}
+    entries = step_pages(run, entries, leaks, gate, problems, using.render_step_page)
     statuses = [e["result"]["status"] for e in entries]
 
     def verdict() -> dict:
@@ -77,7 +110,8 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
         "duration_s": round(using.clock() - run.started, 2), "exit_code": None, "exit_meaning": None,
         "interrupted": done.interrupted, "parameters": run.params.public(), "steps": entries, "versions": versions(),
         "run_by": who(), "pending_send": sends.describe(pending) if pending else None,
-        "report": str(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
+        "report": run.where(run_dir / "summary.html"), "secret_scan": None, "record_problems": list(problems),
+        "drift": drift.since_last_run(run.tenant_dir, run_dir, entries),  # before this run's history row
     }
     # The summary is built from what the notebooks recorded before they were scrubbed: scrub it too.
     summary = gate.data(summary) | verdict()
@@ -92,18 +126,21 @@ def record(run: Prepared, done: Executed, printer: Printer) -> RunOutcome:
     row = gate.row(history_row(summary)) | {"manifest_sha256": manifest or ""}
     chained = problems.guarded(HISTORY, lambda: using.append_history(run.tenant_dir / HISTORY, row, HISTORY_FIELDS))
     gate.noted(run.tenant_dir / HISTORY, "rows through the gate; hashes and digests only besides")
+    if run.records is not None and run.records.remote:  # the record made here goes to S3, through the gate
+        problems.extend(run.records.publish(run_dir, gate, chained is not None))
+        leaks.update({name: kinds for name, kinds in gate.leaks.items() if name not in leaks})
     summary.update(verdict())
 
     for name, kinds in leaks.items():
-        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run_dir / name}; the file was withheld")
+        printer.say(f"error: secret scan: {', '.join(kinds)} survived in {run.where(run_dir / name)}; the file was withheld")
     if done.unexpected:
         printer.say(f"error: {done.unexpected[:300]} (recorded as a failed step)")
     if done.interrupted:
         printer.say(f"Interrupted by {done.interrupted}: the steps not run are recorded as skipped.")
     if problems:
-        printer.say(f"error: the run record in {run_dir} is incomplete: {'; '.join(problems)}")
+        printer.say(f"error: the run record in {run.where(run_dir)} is incomplete: {'; '.join(problems)}")
     printer.say(f"Exit {summary['exit_code']}: {EXIT_MEANINGS[summary['exit_code']]}")
-    printer.say(f"Report: {run_dir / 'summary.html'}")
+    printer.say(f"Report: {run.where(run_dir / 'summary.html')}")
     if chained:  # the first 16 of 64 hex digits: enough to compare with a copy kept elsewhere
-        printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {run.tenant_dir})")
+        printer.say(f"History chain head: {chained[:16]} (python -m helpers verify {run.where(run.tenant_dir)})")
     return RunOutcome(summary["exit_code"], run_dir, summary, gate=gate)

@@ -44,10 +44,11 @@ def run(options: RunOptions, out: TextIO, gate: Gate | None = None) -> RunOutcom
             return _run(options, printer, guard)
     except ParameterError as exc:
         printer.say(f"error: {exc}")
-        return RunOutcome(EXIT_BAD_INPUT)
+        return RunOutcome(EXIT_BAD_INPUT, refusal={"parameter": exc.parameter, "problem": exc.problem,
+                                                   "fix": exc.fix, "message": str(exc)})
     except prepare.NotStarted as exc:
         printer.say(exc.line)
-        return RunOutcome(exc.exit_code)
+        return RunOutcome(exc.exit_code, refusal={"message": exc.line.removeprefix("error: ")})
     except Interrupted as exc:  # before any step ran: nothing to record
         printer.say(f"Interrupted by {exc.signame} before any step ran: nothing was done.")
         return RunOutcome(EXIT_INTERRUPTED)

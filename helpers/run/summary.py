@@ -1,4 +1,5 @@
-"""The record of one run: summary.json (machines), summary.html (people), history.csv (trends)."""
+"""The record of one run: summary.json (machines), summary.html (people), history.csv's row (trends;
+read back by helpers.run.history)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from importlib import metadata
 from pathlib import Path
 
 from helpers import __version__
-from helpers.notebook.report import COLOURS, format_value
+from helpers.notebook.report import format_value
+from helpers.run import drift
+from helpers.run.pages import Column, esc, link, outcome_colour, page, status_cell, table, text_column
 from helpers.steps import STEPS
 
 PACKAGES = ("papermill", "nbclient", "nbformat", "ipykernel", "ipywidgets", "requests", "pandas", "Flask", "phonenumbers")
@@ -40,19 +43,44 @@ def write_json(path: Path, summary: dict) -> None:
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
 
 
+def _status(entry: dict) -> str:
+    """The step's status, linking its rendered page (never the .ipynb a browser shows as JSON)."""
+    r = entry["result"]
+    return status_cell(r["status"], link(entry.get("page"), r["status"]) if entry.get("page") else None,
+                       title=f"{r['step']}: {r['status']}")
+
+
+def _said(entry: dict) -> str:
+    r = entry["result"]
+    text = r["summary"]
+    later = entry.get("verified_later")
+    if later:  # a later step proved what this one could not yet
+        text = f"{text} [verified later by step {later['by'][:2]}: {later['evidence']}]"
+    return f"<td>{esc(text)}</td>"
+
+
+def _page_cell(entry: dict) -> str:
+    if entry.get("page"):
+        return f"<td>{link(entry['page'], 'page')}</td>"
+    return f"<td class=\"muted\">{'(not run)' if not entry.get('notebook') else '(no page)'}</td>"
+
+
+# The steps table, one Column each: a new column (e.g. what changed since the last run) is one more item.
+STEP_COLUMNS = [
+    text_column("step", lambda e: e["result"]["step"]),
+    text_column("what", lambda e: e["result"]["title"]),
+    Column("<th>status</th>", _status),
+    Column("<th>summary</th>", _said),
+    Column("<th>time</th>", lambda e: f"<td style='white-space:nowrap'>{e['seconds']:.1f} s</td>"),
+    Column("<th>page</th>", _page_cell),
+]
+
+
 def write_html(path: Path, summary: dict) -> None:
-    rows = []
-    for entry in summary["steps"]:
-        r = entry["result"]
-        colour = COLOURS.get(r["status"], "#000")
-        link = (f"<a href='{html.escape(entry['notebook'])}'>{html.escape(entry['notebook'])}</a>"
-                if entry.get("notebook") else "(not run)")
-        later = entry.get("verified_later")
-        if later:  # a later step proved what this one could not yet
-            r = {**r, "summary": f"{r['summary']} [verified later by step {later['by'][:2]}: {later['evidence']}]"}
-        rows.append(f"<tr><td>{html.escape(r['step'])}</td><td>{html.escape(r['title'])}</td>"
-                    f"<td style='background:{colour};color:white;font-weight:bold;white-space:nowrap'>{html.escape(r['status'])}</td>"
-                    f"<td>{html.escape(r['summary'])}</td><td style='white-space:nowrap'>{entry['seconds']:.1f} s</td><td>{link}</td></tr>")
+    path.write_text(render_html(summary), encoding="utf-8")
+
+
+def render_html(summary: dict) -> str:
     todo = []
     for entry in summary["steps"]:
         r = entry["result"]
@@ -70,31 +98,26 @@ def write_html(path: Path, summary: dict) -> None:
         notes = "".join(f"<li><i>{html.escape(n)}</i></li>" for n in r["notes"])
         if facts or changes or inferred or notes:
             evidence.append(f"<h3>{html.escape(r['step'])}</h3><ul>{changes}{facts}{inferred}{notes}</ul>")
-    colour = {0: COLOURS["ok"], 2: COLOURS["action-required"]}.get(summary["exit_code"], COLOURS["failed"])
+    colour = outcome_colour(summary["exit_code"])
     params = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in summary["parameters"].items())
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SMS/MMS API runbook: {html.escape(summary['tenant'])}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:72em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}</style></head>
-<body>
-<h1>SMS/MMS API onboarding runbook</h1>
+    body = f"""<h1>SMS/MMS API onboarding runbook</h1>
 <p><b>Tenant:</b> {html.escape(summary['tenant'])} at {html.escape(summary['target']['address'])}{' (the local emulator)' if summary['target']['emulator'] else ''}<br>
 <b>Run:</b> {html.escape(summary['run_id'])}, {summary['duration_s']:.1f} s, by {html.escape(summary['run_by']['user'])} on {html.escape(summary['run_by']['host'])}<br>
 <b>Outcome:</b> <span style="color:{colour};font-weight:bold">exit {summary['exit_code']}: {html.escape(summary['exit_meaning'])}</span></p>
 <h2>Steps</h2>
-<table><tr><th>step</th><th>what</th><th>status</th><th>summary</th><th>time</th><th>notebook</th></tr>{''.join(rows)}</table>
+{table(STEP_COLUMNS, summary["steps"], id="steps")}
+<p class="muted">Each status opens the step's page: its notebook as the run left it.</p>
 <h2>What a person must do</h2>{''.join(todo) or '<p>Nothing.</p>'}
+{drift.html_section(summary.get('drift'))}
 <h2>Evidence</h2>{''.join(evidence) or '<p>None recorded.</p>'}
 <h2>Parameters</h2><table>{params}</table>
-<p style="color:#6e7781">Secrets are never parameters; every artifact of this run was scrubbed and scanned.
-Versions: {html.escape(', '.join(f'{k} {v}' for k, v in summary['versions'].items()))}</p>
-</body></html>
-"""
-    path.write_text(page, encoding="utf-8")
+<p class="muted">Secrets are never parameters; every artifact of this run was scrubbed and scanned.
+Versions: {html.escape(', '.join(f'{k} {v}' for k, v in summary['versions'].items()))}</p>"""
+    return page(f"SMS/MMS API runbook: {summary['tenant']}", body)
 
 
 HISTORY_FIELDS = ["run_id", "started_at", "exit_code", "outcome", "duration_s", "dry_run", "practice_mode",
-                  *STEPS.keys(), "pending_send", "report"]
+                  *STEPS.keys(), "pending_send", "report", "changed_since_last_run"]
 
 
 def history_row(summary: dict) -> dict:
@@ -104,23 +127,5 @@ def history_row(summary: dict) -> dict:
             "outcome": summary["exit_meaning"], "duration_s": f"{summary['duration_s']:.1f}",
             "dry_run": summary["parameters"].get("dry_run"), "practice_mode": summary["parameters"].get("practice_mode"),
             "pending_send": summary.get("pending_send") or "", "report": summary["report"],
+            "changed_since_last_run": (summary.get("drift") or {}).get("headline", ""),
             **{step: statuses.get(step, "") for step in STEPS}}
-
-
-def history_table(out_dir: Path, tenant: str | None = None, limit: int = 10) -> str:
-    """The latest runs per tenant, as a text table."""
-    import pandas as pd  # only the history view needs pandas
-
-    frames = []
-    for csv_path in sorted(out_dir.glob("*/history.csv")):
-        if tenant and csv_path.parent.name != tenant:
-            continue
-        frame = pd.read_csv(csv_path, dtype=str).fillna("")
-        frame.insert(0, "tenant", csv_path.parent.name)
-        frames.append(frame.tail(limit))
-    if not frames:
-        return f"No runs recorded under {out_dir}" + (f" for tenant {tenant!r}" if tenant else "") + "."
-    table = pd.concat(frames, ignore_index=True)
-    columns = ["tenant", "run_id", "exit_code", *[s for s in STEPS if s in table.columns], "duration_s"]
-    table = table[columns].rename(columns={s: s[:2] for s in STEPS})
-    return table.to_string(index=False)

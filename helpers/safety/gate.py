@@ -16,6 +16,7 @@ names), so a test can check that nothing left the process without it.
     gate.write_json(run_dir / "summary.json", summary)
     gate.print("Report: …", sys.stdout)
     logging.getLogger().addHandler(gate.handler(sys.stderr, logging.INFO, fmt))
+    gate.publish(run_dir / "summary.json", store, "tenant/run/summary.json", create=True)  # to S3
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from helpers.safety.scrub import Scanner, Scrubber, scrub_and_scan, withhold
+from helpers.safety.scrub import Scanner, Scrubber, scrub_and_scan
+from helpers.safety.scrub import withhold as withhold_file  # Gate.publish has a keyword named withhold
 
 LINE_WITHHELD = "(line withheld: a secret survived scrubbing)"
 
@@ -115,7 +117,7 @@ class Gate:
         leaks = self.scanner.leaks(Path(path))
         if leaks:
             self.leaks[Path(path).name] = leaks
-            withhold(Path(path))
+            withhold_file(Path(path))
         return leaks
 
     def write_text(self, path: Path, text: str) -> list[str]:
@@ -148,6 +150,26 @@ class Gate:
             self.ledger[str(Path(path).resolve())] = "sealed"
         self.leaks.update(found)
         return found
+
+    def publish(self, path: Path, store, name: str, *, digests: Iterable[str] = (), withhold: bool = True,
+                **condition) -> str:
+        """A file of the record handed to a storage (helpers/run/storage.py: an S3 bucket), scanned as it
+        leaves: when a secret survived it is withheld first (its notice is what leaves), or with
+        `withhold=False` (a history: its notice would end the chain) not published at all (ValueError).
+        `digests`: the SHA-256 digests of a manifest or history, the only token-shaped strings let through.
+        `condition` goes to store.put (create=True, etag=…). Returns the object's ETag; OSError (a
+        condition that did not hold, S3 unreachable) goes to the caller."""
+        path = Path(path)
+        scanner = Scanner(sorted(self.secrets), keep=self.kept | set(digests)) if digests else self.scanner
+        leaks = scanner.leaks(path)
+        if leaks:
+            self.leaks[path.name] = leaks
+            if not withhold:
+                raise ValueError(f"a secret survived in {path.name}: not published")
+            withhold_file(path)
+        etag = store.put(name, path.read_bytes(), **condition)
+        self.ledger[store.url(name)] = "published"
+        return etag
 
     def row(self, row: dict) -> dict:
         """A history row as it may be appended: every value scrubbed; a value where a secret survived

@@ -63,13 +63,18 @@ def run_step(step_id: str, params: RunbookParams, *, environ=None, sleep=time.sl
     result.notes = ctx.notes + result.notes
     if findings.PROBE in ctx.memo:  # the latest probe of the API user's token: later steps read it
         findings.note(result, findings.PROBE, *ctx.memo[findings.PROBE])
+        verdict, answer = ctx.memo[findings.PROBE]
+        if verdict != "no-secret":  # without a secret nothing of the tenant was asked
+            findings.observe(result, "SMS/MMS API probe", f"{verdict}: {answer}")
     for role, accepted in ctx.secrets_accepted.items():  # the form forgets a secret the tenant refused
         result.observed.setdefault(SECRET_ACCEPTED[role], accepted)
     # A tenant may quote a credential back in an error body, and steps quote error bodies: the result
     # leaves the step scrubbed, before any table or HTML is made of it.
     # A value the parameters gave (a long login ID, say) is the record's subject, never taken for a token.
     given = [value for value in params.public().values() if isinstance(value, str)]
-    return StepResult.from_dict(Scrubber(ctx.secrets.known_values(), keep=given).data(result.to_dict()))
+    scrubber = Scrubber(ctx.secrets.known_values(), keep=given)
+    findings.digested(result, lambda text: scrubber.text(text) != text)  # compared by digest, never shown
+    return StepResult.from_dict(scrubber.data(result.to_dict()))
 
 
 __all__ = ["STEPS", "Step", "StepContext", "discover", "run_step"]

@@ -35,6 +35,8 @@ def access_token(ctx: StepContext) -> StepResult:
                            "token fingerprint": token.fingerprint,
                            "request": f"POST /configapi/v2/oauth/token, grant_type=client_credentials, "
                                       f"client_id={p.api_user}, scope={p.effective_scope}"})
+        findings.observe(r, "token type", token.token_type)
+        findings.observe(r, "token lifetime (s)", token.expires_in)
         if token.scope and token.scope != p.effective_scope:
             r.evidence["scope echoed"] = token.scope
             r.notes.append(f"The token answer echoes the scope '{token.scope}', not '{p.effective_scope}' "
@@ -119,6 +121,8 @@ STEP = Step(
         verified="type, lifetime and a masked fingerprint (never the token); the SMS/MMS API accepts it; it names the "
                  "earlier steps of this run it verifies end to end (step 01 too when it could not verify yet; the "
                  "record marks it verified later), never one that ended otherwise",
+        reads="the API user's token request; Get Message of a made-up id",
+        writes="nothing",
     ),
     plan=lambda p, admin: "automated: requests a token and probes the SMS/MMS API with it",
 )

@@ -3,7 +3,7 @@ reaches the runbook through the form's Password field or BP_API_SECRET, never as
 
 from __future__ import annotations
 
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import ISSUED, REJECTED
 from helpers.steps.context import SECRET_ACCEPTED, StepContext
 from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, TOKEN, Page, Row, Step, admin_ui
@@ -20,6 +20,7 @@ def api_secret(ctx: StepContext) -> StepResult:
         r.observed["source"] = secret.source
         check = ctx.check_secret("api", p.api_user, secret)
         r.observed[SECRET_ACCEPTED["api"]] = ctx.secrets_accepted.get("api")
+        findings.observe(r, "token request with the API secret", check.verdict)
         if check.verdict == ISSUED:
             r.evidence["token request"] = f"a token was issued to '{p.api_user}'"
             contradiction = token_contradiction(ctx)
@@ -38,7 +39,11 @@ def api_secret(ctx: StepContext) -> StepResult:
             r.evidence.update(diagnosis.evidence)
             r.actions = diagnosis.actions
             return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused: {diagnosis.cause}")
-    if not p.practice_mode or p.dry_run:
+    if p.practice_mode and p.dry_run:
+        r.actions = instructions.api_secret(p)
+        return r.finish(ACTION_REQUIRED, f"dry run: would generate the API secret of '{p.api_user}' through the "
+                                         "emulator's console (practice)")
+    if not p.practice_mode:
         r.actions = instructions.api_secret(p)
         return r.finish(ACTION_REQUIRED, f"no API secret for '{p.api_user}' yet: generate it in the admin UI "
                                          "and hand it over through the form or the environment")
@@ -46,6 +51,7 @@ def api_secret(ctx: StepContext) -> StepResult:
     stored = ctx.secrets.remember("api", generated.reveal())
     r.changed.append(f"{LABEL} generated the API secret of '{p.api_user}' (handed over through the private handoff file)")
     check = ctx.token_check(ctx.client(p.api_user, stored))
+    findings.observe(r, "token request with the API secret", check.verdict)
     if check.verdict != ISSUED:
         return r.finish(FAILED, f"the secret generated through the console is not accepted ({check.said})")
     r.evidence["token request"] = f"a token was issued to '{p.api_user}' with the new secret"
@@ -76,6 +82,8 @@ STEP = Step(
         acts="**admin UI only** (Generate); handed over through the form's Password field or `BP_API_SECRET`",
         verified="a token request with it; a refused secret is diagnosed (missing, disabled or locked-out user: step "
                  "02) and, from the form, not kept",
+        reads="a token request with the API secret; when it is refused, Get User and Get User Lock State (admin)",
+        writes="nothing (practice mode: generates the secret through the emulator's console)",
     ),
     plan=lambda p, admin: f"{admin_ui(p)}; verified by a token request",
 )

@@ -7,7 +7,7 @@ it is recorded, never relied on."""
 from __future__ import annotations
 
 from helpers.safety.secrets import SECRET_ENV
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import ABSENT, ADMIN_REFUSED, FORBIDDEN, FOUND, find_number
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import (
@@ -59,6 +59,7 @@ def chat_service(ctx: StepContext) -> StepResult:
     services = list(number.text_out_services)
     r.observed.update({"media": number.media or "(none)", "type": number.type or "(none)",
                        "textOutService": services or "(none)"})
+    _observe(r, number)
     if number.media in VOICE_ONLY:
         r.actions = [f"Ask your service provider to enable SMS on {p.access_number} and link an SMS/MMS account."]
         return r.finish(ACTION_REQUIRED, f"{p.access_number} cannot send texts: the tenant lists it for voice only")
@@ -71,21 +72,26 @@ def chat_service(ctx: StepContext) -> StepResult:
                             "of access numbers says so)")
     if services:
         r.notes.append(f"/phone/ext reports the number as configured for another service: {', '.join(services)}.")
-    if not p.practice_mode or p.dry_run:
+    if p.practice_mode and p.dry_run:
         r.actions = instructions.chat_service(p)
-        prefix = "dry run: " if p.dry_run and p.practice_mode else ""
+        return r.finish(ACTION_REQUIRED, f"dry run: would set {p.access_number} as an outbound chat account of "
+                                         f"'{p.chat_service}' through the emulator's console (practice)")
+    if not p.practice_mode:
+        r.actions = instructions.chat_service(p)
         if services:
-            return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is the outbound chat account of "
+            return r.finish(ACTION_REQUIRED, f"{p.access_number} is the outbound chat account of "
                                              f"{', '.join(repr(s) for s in services)}, not of '{p.chat_service}'")
         if number.type == "text-out":
-            return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is set up for outgoing texts, but the tenant "
-                                             f"names no chat service using it: check in the admin UI that "
-                                             f"'{p.chat_service}' lists it")
-        return r.finish(ACTION_REQUIRED, f"{prefix}{p.access_number} is not an outbound chat account of "
+            return r.finish(ACTION_REQUIRED, f"{p.access_number} is set up for outgoing texts, but the tenant names no "
+                                             f"chat service using it: check in the admin UI that '{p.chat_service}' "
+                                             "lists it")
+        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not an outbound chat account of "
                                          f"'{p.chat_service}': no chat service uses it yet")
     ctx.console().add_outbound_account(p.chat_service, p.access_number)
     r.changed.append(f"{LABEL} set {p.access_number} as an outbound chat account of '{p.chat_service}'")
     after = find_number(access.client, p.access_number)
+    if after.verdict == FOUND:
+        _observe(r, after.number)
     if after.verdict != FOUND or p.chat_service not in after.number.text_out_services:
         r.evidence["after the change (/phone/ext)"] = (after.said if after.verdict != FOUND else
                                                        f"textOutService {after.number.text_out_services or '(none)'}")
@@ -95,6 +101,14 @@ def chat_service(ctx: StepContext) -> StepResult:
                        "type": f"{number.type} -> {after.number.type}"})
     return r.finish(CHANGED, f"{p.access_number} is now an outbound chat account of '{p.chat_service}' "
                              "(practice: set through the emulator's console) and verified")
+
+
+def _observe(r: StepResult, number) -> None:
+    """What /phone/ext showed of the number, for the comparison with the previous run."""
+    findings.observe(r, "text-out services", list(number.text_out_services))
+    for name, value in (("media", number.media), ("type", number.type)):
+        if value is not None:
+            findings.observe(r, name, value)
 
 
 STEP = Step(
@@ -122,6 +136,8 @@ STEP = Step(
         verified="`GET /configapi/v2/phone/ext` (admin, *Manage phones*): the number is not voice-only (an "
                  "undocumented `media` value is noted) and its `textOutService` names the service; its `type` is "
                  "recorded, not relied on",
+        reads="the admin's token request; Get Access Numbers (`/phone/ext`)",
+        writes="nothing (practice mode: sets the outbound chat account through the emulator's console)",
     ),
     plan=lambda p, admin: (f"{admin_ui(p)}; verified through /phone/ext" if admin
                            else "guided: no usable admin credentials, so it cannot be verified"),

@@ -49,11 +49,14 @@ class Page:
 
 @dataclass(frozen=True)
 class Row:
-    """The step's row in the README's runbook table: the step in a few words, how it acts, how it is verified."""
+    """The step's row in the README's runbook table: the step in a few words, how it acts, how it is verified;
+    and its row in the README's table of what the runbook reads and writes on the tenant."""
 
     step: str
     acts: str
     verified: str
+    reads: str = ""  # the requests that change nothing on the tenant (token requests issue a token, nothing else)
+    writes: str = ""  # what it may change on the tenant, and when; "nothing" when it never does
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ missing. Roles of an existing user can only be changed in the admin UI (Update U
 from __future__ import annotations
 
 from helpers.errors import ApiError
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import (
     ABSENT,
     ADMIN_REFUSED,
@@ -39,6 +39,7 @@ def define_user(ctx: StepContext) -> StepResult:
     admin = access.client
     lookup = look_up_user(admin, p.api_user)
     r.observed["Get User"] = lookup.said if lookup.request == "Get User" else f"not answered: {lookup.by} got {lookup.said}"
+    _observe(r, lookup)
     created = False
     if lookup.verdict == ABSENT:
         if p.dry_run:
@@ -58,6 +59,7 @@ def define_user(ctx: StepContext) -> StepResult:
             ctx.console().add_user_role(p.api_user, p.role, list(user.roles))
             r.changed.append(f"{LABEL} added role '{p.role}' to user '{p.api_user}'")
             lookup = look_up_user(admin, p.api_user)
+            _observe(r, lookup)
             if lookup.verdict != FOUND or p.role not in lookup.user.roles:
                 return r.finish(FAILED, f"user '{p.api_user}' still lacks the role '{p.role}' after the change "
                                         f"({lookup.by}: {lookup.said})")
@@ -65,6 +67,9 @@ def define_user(ctx: StepContext) -> StepResult:
         else:
             r.actions = instructions.define_user(p, exists=True)
             r.evidence["roles (Get User)"] = list(user.roles) or "(none)"
+            if p.practice_mode:  # a dry run in practice mode: what the run would do through the console
+                return r.finish(ACTION_REQUIRED, f"dry run: would add the role '{p.role}' to user '{p.api_user}' "
+                                                 "through the emulator's console (practice)")
             return r.finish(ACTION_REQUIRED, f"user '{p.api_user}' exists without the role '{p.role}'; "
                                              "the API cannot change roles, add it in the admin UI")
     r.evidence.update({"roles (Get User)": list(user.roles), "team": user.team, "state": lookup.state_words()})
@@ -80,6 +85,20 @@ def define_user(ctx: StepContext) -> StepResult:
             f"State answered {lookup.lock_answer}")
     return r.finish(status, f"user '{p.api_user}' {verb} the role '{p.role}' and is enabled and not locked out "
                             "(the tenant's user record says so)")
+
+
+def _observe(r: StepResult, lookup: UserLookup) -> None:
+    """What Get User (and its lock state) showed, for the comparison with the previous run."""
+    if lookup.verdict == ABSENT:
+        findings.observe(r, "user exists", False)
+    if lookup.verdict != FOUND:
+        return
+    findings.observe(r, "user exists", True)
+    user = lookup.user
+    for name, value in (("roles", list(user.roles)), ("team", user.team), ("disabled", user.disabled),
+                        ("locked out", lookup.locked)):
+        if value is not None:  # not answered is not observed
+            findings.observe(r, name, value)
 
 
 def _lookup_problem(ctx: StepContext, r: StepResult, lookup: UserLookup) -> StepResult | None:
@@ -141,6 +160,7 @@ def _create(ctx: StepContext, r: StepResult, admin) -> UserLookup | StepResult:
         r.changed.append(f"created user '{p.api_user}' in team '{p.api_user_team}' with role '{p.role}' "
                          "(Configuration API)")
         lookup = look_up_user(admin, p.api_user)
+    _observe(r, lookup)
     if lookup.verdict != FOUND:
         problem = _lookup_problem(ctx, r, lookup)
         return problem if problem is not None else lookup
@@ -238,6 +258,10 @@ STEP = Step(
              "User says whether it took effect). The roles of an existing user need the admin UI",
         verified="Get User (the same login ID, roles, disabled) and its lock state; without admin credentials, the "
                  "user's own token",
+        reads="the admin's token request; Get User and Get User Lock State of the API user; Get Teams when the team is "
+              "refused; without admin credentials, the API user's token and Get Message of a made-up id",
+        writes="**Create User**, only when the user is missing, never with `dry_run` (practice mode: adds the role "
+               "through the emulator's console)",
     ),
     plan=_plan,
 )

@@ -10,6 +10,7 @@ each page records them in a lab file beside the private handoff file, per tenant
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -25,6 +26,36 @@ SHARED = (ANONYMOUS, PROBE)
 
 LAB_FILE = "lab-findings.json"
 LAB_HOURS = 12  # a lab session's findings older than this are forgotten (the tenant may have changed)
+
+
+# What a step observed of the tenant, compared with the tenant's previous run (helpers.run.drift):
+# result.observed[OBSERVATIONS] = {name: {"found": value, "left": value}}. A small, named set per step
+# (a role list, a state, a verdict; never a secret or a token): str, int, float, bool or a list of str.
+OBSERVATIONS = "observations"
+DIGEST = "sha256:"  # a value the scrub would redact is kept as this prefix and 12 hex digits, never itself
+
+
+def observe(result, name: str, value) -> None:
+    """One observation of the tenant. What the step saw before it changed anything (result.changed
+    still empty) is what it `found`; its last observation is what it `left`."""
+    if isinstance(value, (list, tuple, set)):
+        value = sorted(str(v) for v in value)  # roles, services: sets, whatever order the tenant lists them in
+    elif not isinstance(value, (str, int, float, bool)):
+        raise TypeError(f"observation {name!r}: {type(value).__name__} is not str, int, float, bool or a list")
+    entry = result.observed.setdefault(OBSERVATIONS, {}).setdefault(name, {})
+    if not result.changed and "found" not in entry:
+        entry["found"] = value
+    entry["left"] = value
+
+
+def digested(result, redacts) -> None:
+    """Before the result is scrubbed: each observed value the scrub would change (`redacts(text)`)
+    becomes its digest, so the next run can still tell that it changed, and never what it was."""
+    for entry in (result.observed.get(OBSERVATIONS) or {}).values():
+        for when, value in entry.items():
+            text = json.dumps(value, ensure_ascii=False)
+            if redacts(text):
+                entry[when] = DIGEST + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def note(result, name: str, verdict: str, answer: str = "") -> None:

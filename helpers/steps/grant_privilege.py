@@ -3,7 +3,7 @@ step proves what it can (the API user's token accepted by the SMS/MMS API) and s
 
 from __future__ import annotations
 
-from helpers.steps import instructions
+from helpers.steps import findings, instructions
 from helpers.steps.checks import FOUND, ISSUED, NO_PRIVILEGE
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import ADMIN_CONFIGURATION, COMMON, PRIVILEGES, SMS_POSTMAN, Page, Row, Step, admin_ui
@@ -47,6 +47,7 @@ def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
                      f"{', '.join(before)}."]
         return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (practice: the emulator's console lists "
                                          "no such role)")
+    findings.observe(r, "privileges of the role (emulator console)", before[p.role])
     if PRIVILEGE in before[p.role]:
         r.evidence["role privileges (emulator console)"] = before[p.role]
         if tp.probe is not None and tp.probe.verdict == NO_PRIVILEGE:  # granting again would change nothing
@@ -71,6 +72,7 @@ def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
         if PRIVILEGE not in privileges:
             return r.finish(FAILED, f"the console did not record '{PRIVILEGE}' on role '{p.role}'")
         r.evidence["role privileges (emulator console)"] = privileges
+        findings.observe(r, "privileges of the role (emulator console)", privileges)
         r.notes.append("Verified through the console only: step 04 proves the privilege with the API user's token.")
     return r.finish(CHANGED, f"granted '{PRIVILEGE}' to role '{p.role}' (practice) and verified")
 
@@ -119,6 +121,9 @@ STEP = Step(
         acts="**admin UI only**: instructions with the role filled in",
         verified="the SMS/MMS API with the API user's token (Get Message of a made-up id; nothing is sent): see "
                  "[What each answer means](docs/verdicts.md#what-each-answer-means)",
+        reads="the API user's token request; Get Message of a made-up id; with admin credentials, Get User of the API "
+              "user",
+        writes="nothing (practice mode: grants the privilege through the emulator's console)",
     ),
     plan=lambda p, admin: f"{admin_ui(p)}; verified with the API user's token",
 )

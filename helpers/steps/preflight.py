@@ -58,6 +58,7 @@ def preflight(ctx: StepContext) -> StepResult:
         return r.finish(FAILED, f"the tenant does not answer at {p.base_url}: {anon.detail}{hint}")
     answer = anon.answer
     findings.note(r, findings.ANONYMOUS, anon.verdict, f"{answer} to a token request without credentials")
+    findings.observe(r, "token endpoint without credentials", anon.verdict)
     r.evidence["token endpoint"] = f"answers: {answer} to a request without credentials" + (
         f" ({anon.detail})" if anon.verdict == ISSUES_TOKENS else "")
     if anon.verdict == ISSUES_TOKENS:
@@ -139,5 +140,7 @@ STEP = Step(
         acts="validates parameters; lists which secrets are available and from which source, never their values",
         verified="the address answers as a tenant (its token endpoint refuses a request without credentials); each "
                  "available secret gets a token",
+        reads="a token request without credentials; a token request with each available secret",
+        writes="nothing",
     ),
 )

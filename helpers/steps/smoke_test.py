@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from helpers.errors import ApiError
-from helpers.steps import instructions, sends
+from helpers.steps import findings, instructions, sends
 from helpers.steps.checks import asked
 from helpers.steps.context import StepContext
 from helpers.steps.declaration import COMMON, SMS_POSTMAN, Page, Row, Step
@@ -83,6 +83,7 @@ def smoke_test(ctx: StepContext) -> StepResult:
     r.evidence["timeline"] = [{"after (s)": c.elapsed, "status": c.status} for c in changes]
     path = " -> ".join(c.status for c in changes)
     r.evidence.update({"date_sent": message.date_sent, "segments": message.num_segments})
+    findings.observe(r, "test message status", message.status)
     if message.status == "delivered":
         return r.finish(OK, f"test message delivered to {p.test_destination} ({path})")
     if message.status == "failed":
@@ -218,6 +219,8 @@ STEP = Step(
         acts="**off unless `smoke_test: true`**: sends one text, polls Get Message",
         verified="the timeline ends `delivered` (`sent` is never counted as delivered); a text that may have gone out "
                  "is recorded and never sent again by accident; nothing is sent with a token the run found refused",
+        reads="the API user's token request; Get Message of the text (and of an earlier run's text)",
+        writes="**Send Message**: one text, only with `smoke_test: true`, never with `dry_run`",
     ),
     plan=_plan,
 )

@@ -240,13 +240,19 @@ def runbook_table() -> str:
 
 
 def with_table(readme: str) -> str:
-    """The README with the lines between its two marker lines replaced by the runbook table."""
-    lines = readme.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.startswith(TABLE_START.split(" (")[0])]
-    ends = [i for i, line in enumerate(lines) if line.strip() == TABLE_END]
-    if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
-        raise BuildError(f"README.md needs the runbook table between one line {TABLE_START} and one line {TABLE_END}")
-    return "".join(lines[:starts[0] + 1]) + runbook_table() + "\n" + "".join(lines[ends[0]:])
+    """The README with the lines between each pair of marker lines replaced by its table: the runbook
+    table, and what each command and step reads and writes on the tenant (helpers/tools/access.py)."""
+    from helpers.tools import access
+
+    for name, start, end, table in (("runbook table", TABLE_START, TABLE_END, runbook_table),
+                                    ("access table", access.START, access.END, access.access_table)):
+        lines = readme.splitlines(keepends=True)
+        starts = [i for i, line in enumerate(lines) if line.startswith(start.split(" (")[0])]
+        ends = [i for i, line in enumerate(lines) if line.strip() == end]
+        if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
+            raise BuildError(f"README.md needs the {name} between one line {start} and one line {end}")
+        readme = "".join(lines[:starts[0] + 1]) + table() + "\n" + "".join(lines[ends[0]:])
+    return readme
 
 
 def outputs(root: Path = ROOT) -> dict[Path, str]:
