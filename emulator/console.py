@@ -88,6 +88,18 @@ def state():
     return jsonify(store().dump())
 
 
+@console.put("/runbook-link")
+def put_runbook_link():
+    """Where the practice admin UI's "Back to the runbook" link points: the landing page of the
+    JupyterLab that `make lab` started (it says so here once it knows its address). Not tenant state:
+    a reset keeps it. An empty url removes the link."""
+    url = body().get("url", "")
+    if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+        raise BadRequest("url must be an http:// or https:// address (or empty, to remove the link)")
+    current_app.config["RUNBOOK_URL"] = url or None
+    return jsonify({"url": url or None})
+
+
 @console.get("/config")
 def get_config():
     return jsonify(store().config())

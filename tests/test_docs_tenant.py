@@ -48,11 +48,12 @@ def test_the_documented_tenant_whatever_it_answers_to_an_unknown_message(tmp_pat
         assert "role 'SMS API' has" not in result["summary"]  # no API reads a role's privileges
     r04 = results["04_access_token"]
     if step_04 == "ok":
-        assert f"accepts it (HTTP {answer})" in r04["summary"]
+        assert "the SMS/MMS API accepts it" in r04["summary"] and f"HTTP {answer}" not in r04["summary"]
         assert r04["evidence"]["SMS/MMS API probe"].startswith(f"accepted: HTTP {answer}")
         assert "this verifies end to end steps 01, 02, 03 of this run" in r04["summary"]
     elif answer == 401:
-        assert "the SMS/MMS API rejects it (HTTP 401" in r04["summary"] and r04["actions"]
+        assert "the SMS/MMS API rejects that token as not valid" in r04["summary"] and r04["actions"]
+        assert r04["evidence"]["SMS/MMS API probe"].startswith("refused the token: HTTP 401")
     else:
         assert r04["summary"].startswith("could not verify: the SMS/MMS API answered the probe with HTTP 500")
     # The published number is the published service's outbound chat account (when the run got that far).

@@ -179,3 +179,19 @@ def test_a_refused_secret_is_forgotten_when_the_step_then_fails(emulator, tmp_pa
     assert form.result.status == "failed" and form.result.observed["secret accepted"] is False
     assert store.get("api") is None
     assert "was refused and is not kept" in form.message.value
+
+
+def test_a_form_shows_the_secrets_and_the_fields_a_person_changes_and_folds_the_rest_under_advanced():
+    """Step 00 declares every parameter: a person practising needs its admin secret field, first, not
+    the 20th of 21 fields; the schema's `advanced` flag folds the rest into a closed Accordion."""
+    with mock.patch.dict(os.environ, {}, clear=False):
+        os.environ.pop("BP_RUNBOOK_HEADLESS", None)
+        form = StepNotebook("00_preflight", {}).form()
+    box = form.widget()
+    shown = [w.description for w in box.children if isinstance(w, (widgets.Text, widgets.Password, widgets.Checkbox))]
+    assert shown == ["API secret", "admin API secret", "tenant url", "smoke test", "test destination", "practice mode"]
+    assert isinstance(form.advanced, widgets.Accordion) and form.advanced.selected_index is None  # folded
+    folded = [w.description for w in form.advanced.children[0].children]
+    assert folded == [n.replace("_", " ") for n in STEPS["00_preflight"].form_fields if PARAMETERS[n].advanced]
+    assert "scope" in folded and "ca bundle" in folded and form.advanced.get_title(0) == f"Advanced: {len(folded)} more parameters"
+    assert box.children.index(form.advanced) < box.children.index(form.button)  # the button ends the form

@@ -175,6 +175,9 @@ def test_lab_reuses_a_running_emulator_practises_on_copies_and_sigterm_stops_jup
         launcher.wait_for_lab()
         assert f"Emulator: reusing the one already answering at {emulator.url}" in launcher.log()
         assert f"Practice workspace: {practice}" in launcher.log()
+        # The practice admin UI links back to the landing page of this JupyterLab.
+        ui = requests.get(f"{emulator.url}/_emulator/ui/tenants/example.brightpattern.com/", timeout=10).text
+        assert f'href="http://localhost:{launcher.lab_port}/lab/tree/README.md">← Back to the runbook' in ui
         assert launcher.kernel_environment()["BP_EMULATOR_URL"] == emulator.url
         # JupyterLab saves a page the way its Save command does (the contents API): into the copy, never
         # into notebooks/.

@@ -17,7 +17,7 @@ import pytest
 from helpers.notebook.report import read_results
 from helpers.steps import STEPS
 from helpers.steps.params import PARAMETERS, RunbookParams
-from helpers.tools.build import TABLE_END, TABLE_START, build, differing, landing_page, literal, runbook_table
+from helpers.tools.build import CLOSING, TABLE_END, TABLE_START, build, differing, landing_page, literal, runbook_table
 from helpers.tools.nbval import scenario_environment, write_checked_copies
 from tests.support import API_USER, SMS_ROLE, make_client
 
@@ -82,7 +82,7 @@ def test_committed_notebooks_landing_page_and_readme_table_are_what_the_declarat
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{TABLE_START}\n{runbook_table()}\n{TABLE_END}\n" in readme, "run python -m helpers.tools.build"
     assert differing() == [], "run python -m helpers.tools.build"
-    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(s.notebook for s in STEPS.values())
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted([s.notebook for s in STEPS.values()] + [CLOSING])
 
 
 def test_parameters_cells_come_from_the_schema():

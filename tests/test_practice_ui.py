@@ -286,3 +286,23 @@ def test_the_json_console_refuses_changes_from_other_origins(emulator, console):
     # Programs (no Origin) and the emulator's own pages still can.
     assert requests.post(url, timeout=10).status_code == 200
     assert requests.post(url, headers={"Origin": emulator.url}, timeout=10).status_code == 200
+
+
+def test_every_page_links_back_to_the_runbook_once_make_lab_said_where_it_is(emulator):
+    landing = "http://localhost:8891/lab/tree/README.md"
+    home = f"{emulator.url}{UI}/"
+    try:
+        requests.put(f"{emulator.url}/_emulator/runbook-link", json={"url": ""}, timeout=10)  # another test's lab set it
+        assert "Back to the runbook" not in requests.get(home, timeout=10).text  # nobody said where it is
+        assert requests.put(f"{emulator.url}/_emulator/runbook-link", json={"url": landing}, timeout=10).ok
+        for page in ("/", "/roles", "/users", "/services", "/access-numbers"):
+            text = requests.get(f"{emulator.url}{UI}{page}", timeout=10).text
+            assert f'<a class="runbook" href="{landing}">← Back to the runbook</a>' in text, page
+        requests.post(f"{emulator.url}/_emulator/reset", timeout=10).raise_for_status()
+        assert landing in requests.get(home, timeout=10).text  # the UI's setting, not tenant state
+        refused = requests.put(f"{emulator.url}/_emulator/runbook-link", json={"url": "javascript:alert(1)"}, timeout=10)
+        assert refused.status_code == 400 and "http://" in refused.json()["error_description"]
+        assert "javascript:" not in requests.get(home, timeout=10).text
+    finally:
+        requests.put(f"{emulator.url}/_emulator/runbook-link", json={"url": ""}, timeout=10)
+    assert "Back to the runbook" not in requests.get(home, timeout=10).text

@@ -295,7 +295,8 @@ def test_a_tenant_echoing_the_credential_leaves_no_trace_in_any_artifact(tmp_pat
         assert leaks == [], (encoding, path.name)
     assert scanner.text_leaks(printed) == [], encoding
     refused = outcome.summary["steps"][0]["result"]["evidence"]["API user's secret"]
-    assert refused.startswith("refused for 'api.sms': HTTP 401: invalid credential presented: ")
+    assert refused.startswith("refused for 'api.sms' (from the environment variable BP_API_SECRET): HTTP 401: invalid "
+                              "credential presented: ")
     if encoding == "base64":  # beyond what the scrub removes: clean only because the runs are token-shaped
         assert outcome.summary["secret_scan"] == "clean" or (outcome.exit_code == 1 and "withheld" in printed)
     else:  # the forms the scrub removes: a clean record

@@ -32,8 +32,8 @@ def test_a_run_whose_probe_is_refused_never_ends_with_a_text_sent(tmp_path, stat
     assert results["01_grant_privilege"]["status"] == results["04_access_token"]["status"] == "action-required"
     r06 = results["06_smoke_test"]
     assert r06["status"] == "action-required", printed
-    assert r06["summary"].startswith("not sent: step 04 found the SMS/MMS API refusing the API user's token "
-                                     f"(HTTP {status} (application/json) to Get Message of a made-up id")
+    assert r06["summary"].startswith("not sent: step 04 found the SMS/MMS API refusing the API user's token (")
+    assert r06["evidence"]["step 04's probe"] == f"HTTP {status} (application/json) to Get Message of a made-up id"
     assert messages == []
     assert outcome.exit_code == 2
 

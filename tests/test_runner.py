@@ -322,3 +322,25 @@ def test_a_loopback_target_that_is_not_the_emulator_is_recorded_under_its_scope(
     assert outcome.run_dir.parent.name == "acme.example.com"
     assert outcome.summary["target"]["emulator"] is False
     assert outcome.summary["steps"][0]["result"]["observed"]["target"]["answers as"] == "a tenant (not the emulator)"
+
+
+def test_day_two_a_kept_practice_secret_refused_by_a_fresh_emulator_names_the_file_to_delete(tmp_path, emulator):
+    """Yesterday's practice secret, kept in the engineer's handoff file, is refused by today's fresh emulator:
+    the to-do names that file (not the runner's temporary copy of it) and `python -m helpers forget`."""
+    handoff = tmp_path / "home" / "handoff.json"
+    write_private_json(handoff, {f"{emulator.url} example.brightpattern.com admin": "Y" * 64})
+    env = {"BP_EMULATOR_URL": emulator.url, "BP_RUNBOOK_HANDOFF": str(handoff)}
+    with mock.patch.dict(os.environ, env):
+        for name in ("BP_ADMIN_SECRET", "BP_API_SECRET"):
+            os.environ.pop(name, None)
+        outcome, printed = go(tmp_path, write_params(tmp_path), only=["0"])
+    assert outcome.exit_code == 2, printed
+    r00 = outcome.summary["steps"][0]["result"]
+    assert r00["status"] == "action-required" and r00["summary"].endswith("but the admin's secret is refused")
+    assert r00["actions"][0] == (
+        "This emulator does not know that secret: an emulator forgets the secrets it generated when it stops, so one "
+        f"kept from an earlier session is refused. Delete the kept secret: `python -m helpers forget` deletes the "
+        f"handoff file {handoff} (or delete that file yourself); then generate a new secret and hand it over.")
+    assert r00["evidence"]["admin's secret"].startswith(f"refused for 'admin' (from the handoff file {handoff}): HTTP 401")
+    assert str(private(tmp_path)) not in json.dumps(r00)  # never the runner's temporary copy
+    assert handoff.exists()  # the run deletes nothing of the caller's

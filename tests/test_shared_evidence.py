@@ -56,7 +56,7 @@ def sent(console) -> list:
 
 # ------------------------------------------------------------------ step 06 and a token the run found wanting
 @pytest.mark.parametrize("status,words", [(403, "no role of the user holds the privilege"),
-                                          (401, "it rejects the token")])
+                                          (401, "it rejected the token as not valid")])
 def test_no_text_is_sent_with_a_token_the_run_found_refused(ready, console, tmp_path, status, words):
     # A consistent stand-in: the probe is refused, yet Send Message would deliver (it does, below).
     console.fault(kind="answer", status=status, body={"error": "refused"}, path_prefix=PROBE, count=20)
@@ -65,8 +65,8 @@ def test_no_text_is_sent_with_a_token_the_run_found_refused(ready, console, tmp_
     assert r04.observed["findings"][findings.PROBE]["verdict"] in ("no-privilege", "token-refused")
     r06 = run("06_smoke_test", as_run(tmp_path, ready, r04), smoke_test=True)
     assert r06.status == "action-required", r06.summary
-    assert r06.summary.startswith(f"not sent: step 04 found the SMS/MMS API refusing the API user's token (HTTP "
-                                  f"{status} (application/json) to Get Message of a made-up id: {words})")
+    assert r06.summary.startswith(f"not sent: step 04 found the SMS/MMS API refusing the API user's token ({words})")
+    assert r06.evidence["step 04's probe"] == f"HTTP {status} (application/json) to Get Message of a made-up id"
     assert sent(console) == []
     # The same stand-in delivers a text sent without that knowledge: what the run must not report as ok.
     alone = run("06_smoke_test", ready, smoke_test=True)
@@ -81,9 +81,11 @@ def test_in_one_run_a_refused_then_accepted_token_is_a_contradiction_naming_both
     r04 = run("04_access_token", as_run(tmp_path, ready, r01))
     assert r04.status == "action-required"
     assert r04.summary == ("the tenant's answers contradict each other: the SMS/MMS API accepts the API user's token "
-                           "now (HTTP 404 (application/json) to Get Message of a made-up id), but step 01 found the "
-                           "SMS/MMS API refusing the API user's token (HTTP 403 (application/json) to Get Message of a "
-                           "made-up id: no role of the user holds the privilege) earlier in this run")
+                           "now, but step 01 found the SMS/MMS API refusing the API user's token (no role of the user "
+                           "holds the privilege) earlier in this run")
+    # Both answers, word for word, in the evidence.
+    assert r04.evidence["step 01's probe"] == "HTTP 403 (application/json) to Get Message of a made-up id"
+    assert r04.evidence["SMS/MMS API probe"] == "accepted: HTTP 404 (application/json) to Get Message of a made-up id"
 
 
 # ------------------------------------------------------------------ a token endpoint that proves nothing
@@ -94,8 +96,9 @@ def test_a_token_endpoint_issuing_tokens_without_credentials_proves_no_secret(re
     r00 = run("00_preflight", ready)
     assert (r00.status, r00.summary.split(": ", 1)[1]) == (
         "failed", "this is not a Bright Pattern tenant, or something answers in its place")
-    assert r00.summary.startswith("the token endpoint at ") and "issues tokens without credentials (HTTP 200)" in \
+    assert r00.summary.startswith("the token endpoint at ") and "issues tokens without asking for credentials" in \
         r00.summary
+    assert r00.evidence["token endpoint"].startswith("answers: HTTP 200 to a request without credentials")
     later = as_run(tmp_path, ready, r00)
     for step in ("01_grant_privilege", "02_define_user", "03_api_secret", "04_access_token"):
         r = run(step, later)
@@ -253,6 +256,8 @@ def test_in_one_run_an_accepted_then_refused_token_names_both_answers(ready, con
     console.fault(kind="answer", status=403, body={"error": "refused"}, path_prefix=PROBE, count=2)
     r04 = run("04_access_token", as_run(tmp_path, ready, r01))
     assert r04.status == "action-required"
-    assert r04.summary.endswith("; yet step 01 of this run found the token accepted (HTTP 404 (application/json) to "
-                                "Get Message of a made-up id): the tenant's answers contradict each other")
-    assert r04.summary.startswith("the SMS/MMS API refuses the API user's token (HTTP 403)")
+    assert r04.summary.endswith("; yet step 01 of this run found the token accepted: the tenant's answers contradict "
+                                "each other")
+    assert r04.summary.startswith("the SMS/MMS API refuses the API user's token: none of")
+    assert r04.evidence["step 01's probe"] == "accepted: HTTP 404 (application/json) to Get Message of a made-up id"
+    assert r04.evidence["SMS/MMS API probe"].startswith("refused: HTTP 403")

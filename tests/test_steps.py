@@ -70,8 +70,9 @@ def test_guided_steps_are_verified_once_a_person_acted(ready):
 
 def test_step_01_claims_only_what_the_token_probe_shows(ready):
     r = run("01_grant_privilege", ready)
-    assert r.summary == ("the API user's token was issued and the SMS/MMS API accepts it (HTTP 404); inferred: one "
-                         "of the user's roles holds 'Use SMS/MMS API'")
+    # Plain words in the headline; the answer (HTTP 404 to a made-up message: not refused) in the evidence.
+    assert r.summary == ("the API user gets a token and the SMS/MMS API accepts it, so one of the user's roles must "
+                         "hold 'Use SMS/MMS API' (an inference: no API shows a role's privileges)")
     assert r.evidence["SMS/MMS API probe"] == "accepted: HTTP 404 (application/json) to Get Message of a made-up id"
     # Only the user's only role can be named, and only as an inference.
     assert r.inferred[-1] == "that role is 'SMS API': it is the user's only role"
@@ -89,17 +90,17 @@ def test_several_roles_make_the_role_unobservable(ready, console):
 # ------------------------------------------------------------------ every answer of the SMS/MMS probe
 @pytest.mark.parametrize("answer,status,summary", [
     ({"kind": "answer", "status": 200, "body": {"sid": None, "status": "failed", "uri": "/x"}}, "ok",
-     "accepts it (HTTP 200)"),
-    ({"kind": "status", "status": 400}, "ok", "accepts it (HTTP 400)"),
+     "the SMS/MMS API accepts it"),
+    ({"kind": "status", "status": 400}, "ok", "the SMS/MMS API accepts it"),
     ({"kind": "answer", "status": 404, "body": "Not Found", "content_type": "text/plain"}, "ok",
-     "accepts it (HTTP 404)"),
+     "the SMS/MMS API accepts it"),
     ({"kind": "answer", "status": 404, "body": "<html><h1>404 Not Found</h1>nginx</html>", "content_type": "text/html"},
      "failed", "could not verify: the SMS/MMS API answered the probe with HTTP 404: a web page, not an answer of the "
                "SMS/MMS API (a gateway or proxy may have answered)"),
     ({"kind": "status", "status": 401}, "action-required",
-     "the token endpoint issued a token, but the SMS/MMS API rejects it (HTTP 401: emulator fault: HTTP 401)"),
+     "the API user gets a token, but the SMS/MMS API rejects that token as not valid (not for a missing privilege)"),
     ({"kind": "status", "status": 403}, "action-required",
-     "the SMS/MMS API refuses the API user's token (HTTP 403): none of its roles holds 'Use SMS/MMS API'"),
+     "the SMS/MMS API refuses the API user's token: none of the user's roles holds 'Use SMS/MMS API'"),
     ({"kind": "status", "status": 500}, "failed",
      "could not verify: the SMS/MMS API answered the probe with HTTP 500: emulator fault: HTTP 500"),
     ({"kind": "answer", "status": 200, "body": "<html>login</html>", "content_type": "text/html"}, "failed",
@@ -121,6 +122,10 @@ def test_every_probe_answer_has_a_meaning(ready, console, answer, status, summar
         assert "Traceback" not in r.summary and "unexpected" not in r.summary
         if status == "ok":
             assert r.evidence["SMS/MMS API probe"].startswith(f"accepted: HTTP {answer['status']}")
+        elif answer["status"] in (401, 403):  # the headline in plain words, the answer in the evidence
+            assert f"HTTP {answer['status']}" not in r.summary
+            assert f"HTTP {answer['status']}" in r.evidence["SMS/MMS API probe"], r.evidence
+            assert r.actions, step
         else:
             assert r.actions, step
 
@@ -134,7 +139,7 @@ def test_step_04_names_only_the_steps_of_this_run_that_ended_well(ready, tmp_pat
     assert r.summary.endswith("this verifies end to end steps 01, 03 of this run "
                               "(not counted: 02 is action-required)")
     alone = run("04_access_token", ready)
-    assert alone.summary.endswith("run on its own: no earlier step of this run to name")
+    assert alone.summary.endswith("no earlier step ran in this run or lab session, so it confirms no other step")
 
 
 # ------------------------------------------------------------------ contradictions between answers
@@ -175,8 +180,9 @@ def test_a_secret_for_a_user_that_does_not_exist_points_to_step_02(env, console,
     env.update(BP_API_SECRET="W" * 64, BP_ADMIN_SECRET=admin_secret)
     r = run("03_api_secret", env)
     assert r.status == "action-required"
-    assert r.summary == ("the API secret of 'api.sms' is refused (HTTP 401): the user 'api.sms' does not exist "
-                         "(Get User: HTTP 404), so no secret can work; complete step 02 first")
+    assert r.summary == ("the API secret of 'api.sms' is refused: the user 'api.sms' does not exist "
+                         "(the tenant has no such user), so no secret can work; complete step 02 first")
+    assert r.evidence["Get User"].startswith("HTTP 404") and r.evidence["token request"].startswith("refused: HTTP 401")
     assert r.actions[0] == "Complete step 02 (define the user), then step 03 again."
     assert "W" * 64 not in json.dumps(r.to_dict())
 
@@ -184,13 +190,13 @@ def test_a_secret_for_a_user_that_does_not_exist_points_to_step_02(env, console,
 def test_a_secret_of_a_disabled_user_says_so(ready, console):
     console.disable(API_USER)
     r = run("03_api_secret", ready)
-    assert r.summary == "the API secret of 'api.sms' is refused (HTTP 401): the user 'api.sms' is disabled (Get User)"
+    assert r.summary == "the API secret of 'api.sms' is refused: the user 'api.sms' is disabled"
 
 
 def test_a_stale_secret_of_a_healthy_user_asks_for_a_new_one(ready, console):
     console.generate_secret(API_USER)  # a newer secret replaces the one in the environment
     r = run("03_api_secret", ready)
-    assert r.summary == ("the API secret of 'api.sms' is refused (HTTP 401): the user 'api.sms' exists and is enabled, "
+    assert r.summary == ("the API secret of 'api.sms' is refused: the user 'api.sms' exists and is enabled, "
                          "not locked out, so the secret itself is wrong or was replaced by a newer one: generate a new one")
     assert any("Generate" in a for a in r.actions)
 
@@ -220,31 +226,33 @@ def test_practice_01_names_the_users_roles_when_the_role_already_holds_the_privi
     env.update(BP_ADMIN_SECRET=admin_secret, BP_API_SECRET=console.generate_secret(API_USER))
     r = run("01_grant_privilege", env, practice_mode=True)
     assert (r.status, r.changed) == ("action-required", [])  # nothing granted again, nothing claimed
-    assert r.summary == ("role 'SMS API' holds 'Use SMS/MMS API' (emulator console), but the SMS/MMS API refuses the "
-                         "API user's token (HTTP 403): the user 'api.sms' lacks the role 'SMS API' (step 02)")
+    assert r.summary == ("role 'SMS API' holds 'Use SMS/MMS API' (practice: seen through the emulator's console), but "
+                         "the SMS/MMS API refuses the API user's token: the user 'api.sms' lacks the role 'SMS API' "
+                         "(step 02)")
+    assert r.evidence["SMS/MMS API probe"].startswith("refused: HTTP 403")
     assert r.evidence["roles (Get User)"] == ["Agent"]
     r = run("01_grant_privilege", env, practice_mode=True, admin_user="")  # no Get User: the cause is named as a check
     assert r.status == "action-required" and r.summary.endswith("check the roles of 'api.sms' (step 02)")
 
 
 @pytest.mark.parametrize("change,summary,hint", [
-    ({"api_user_team": "Nope"}, "the team 'Nope' does not exist (Create User: HTTP 404: user team not found)",
+    ({"api_user_team": "Nope"}, "the team 'Nope' does not exist (the tenant said so when asked to create the user)",
      "existing team (Admins, Customer Service)"),
-    ({"role": "Texting"}, "the role 'Texting' does not exist (Create User: HTTP 404: role not found: Texting)",
+    ({"role": "Texting"}, "the role 'Texting' does not exist (the tenant said so when asked to create the user)",
      "create the role 'Texting'"),
 ])
 def test_missing_team_or_role_is_explained(env, admin_secret, change, summary, hint):
     env["BP_ADMIN_SECRET"] = admin_secret
     r = run("02_define_user", env, **change)
     assert (r.status, r.summary) == ("action-required", summary)
-    assert hint in r.actions[0]
+    assert hint in r.actions[0] and r.evidence["Create User"].startswith("HTTP 404: ")  # the answer, in the evidence
 
 
 @pytest.mark.parametrize("fault,summary,action", [
     ({"kind": "answer", "status": 404, "body": "<html>Not Found</html>", "content_type": "text/html"},
      "the tenant refused to create user 'api.sms': HTTP 404", "Check api_user"),
     ({"kind": "status", "status": 401},
-     "the Configuration API rejects the admin's freshly issued token (Create User: HTTP 401", "admin user 'admin'"),
+     "the tenant rejects the admin's token, issued a moment ago, when it creates the user", "admin user 'admin'"),
 ])
 def test_a_refused_create_names_only_the_cause_it_saw(env, console, admin_secret, fault, summary, action):
     env["BP_ADMIN_SECRET"] = admin_secret
@@ -347,9 +355,11 @@ def test_an_admin_token_request_without_verdict_fails_the_admin_steps(env, conso
 def test_number_checks(env, console, admin_secret):
     env["BP_ADMIN_SECRET"] = admin_secret
     voice = run("05_chat_service", env, access_number="+14155550101")
-    assert (voice.status, voice.summary) == ("action-required", "+14155550101 is not SMS-capable (media voice)")
+    assert (voice.status, voice.summary) == ("action-required", "+14155550101 cannot send texts: the tenant lists it for "
+                                                          "voice only")
+    assert voice.observed["media"] == "voice"
     unknown = run("05_chat_service", env, access_number="+14155550199")
-    assert unknown.summary.startswith("+14155550199 is not an access number of this tenant")
+    assert unknown.summary == "+14155550199 is not one of this tenant's access numbers"
     console._call("PUT", f"/tenants/{SCOPE}/services/Other Chat", json={"outboundChatAccounts": [SMS_NUMBER]})
     other = run("05_chat_service", env)
     assert other.status == "action-required"
@@ -361,8 +371,10 @@ def test_a_text_out_number_without_a_service_name_is_not_assumed_configured(env,
     console.fault(kind="answer", method="GET", path_prefix="/configapi/v2/phone/ext",
                   body=[{"number": "16502505674", "media": "text", "type": "text-out"}])
     r = run("05_chat_service", env)
-    assert (r.status, r.summary) == ("action-required", "+16502505674 is of type text-out but /phone/ext names no "
-                                                        "service: check in the admin UI that 'SMS Chat' lists it")
+    assert (r.status, r.summary) == ("action-required", "+16502505674 is set up for outgoing texts, but the tenant names "
+                                                        "no chat service using it: check in the admin UI that 'SMS Chat' "
+                                                        "lists it")
+    assert r.observed["type"] == "text-out" and r.observed["textOutService"] == "(none)"
 
 
 @pytest.mark.parametrize("destination,summary", [
@@ -391,8 +403,9 @@ def test_an_address_without_a_token_endpoint_fails_preflight(env, console):
                   path_prefix="/configapi/v2/oauth/token")
     r = run("00_preflight", env, admin_user="")
     assert r.status == "failed"
-    assert r.summary.endswith("answers HTTP 404 at POST /configapi/v2/oauth/token: there is no token endpoint at "
-                              "this address")
+    assert r.summary.endswith("answers, but there is no token endpoint at this address: it is not a Bright Pattern "
+                              "tenant's address")
+    assert r.evidence["token endpoint"] == "answers: HTTP 404 to a request without credentials"
 
 
 def test_an_address_that_answers_200_to_a_token_request_without_credentials_fails_preflight(env, console):
@@ -401,8 +414,8 @@ def test_an_address_that_answers_200_to_a_token_request_without_credentials_fail
     r = run("00_preflight", env, admin_user="")
     # The headline says what was seen, as the evidence does: a 200, without a token.
     assert (r.status, r.summary.split(" answers ", 1)[1]) == (
-        "failed", "HTTP 200 at POST /configapi/v2/oauth/token to a request without credentials, without a token: a "
-                  "web page or a catch-all answers there, not a Bright Pattern token endpoint")
+        "failed", "a token request without credentials, but not as a token endpoint does: a web page or a catch-all "
+                  "answers there, not Bright Pattern")
     assert r.evidence["token endpoint"] == "answers: HTTP 200 to a request without credentials"
 
 
@@ -450,8 +463,8 @@ def test_unexpected_errors_become_a_safe_failed_record(env, monkeypatch):
 
 
 @pytest.mark.parametrize("drift,step,expected", [
-    ("privilege removed", "04_access_token", "the SMS/MMS API refuses the API user's token (HTTP 403)"),
-    ("secret revoked", "03_api_secret", "is refused (HTTP 401): the user 'api.sms' exists and is enabled"),
+    ("privilege removed", "04_access_token", "the SMS/MMS API refuses the API user's token: none of"),
+    ("secret revoked", "03_api_secret", "is refused: the user 'api.sms' exists and is enabled"),
     ("user disabled", "02_define_user", "but is disabled"),
     ("number reassigned", "05_chat_service", "not of 'SMS Chat'"),
 ])

@@ -88,7 +88,7 @@ def readable_error(exc: EmulatorError):
 @ui.context_processor
 def tenants_served():
     return {"several_tenants": len(store().scopes()) > 1, "scope": request.view_args.get("scope")
-            if request.view_args else None}
+            if request.view_args else None, "runbook_url": current_app.config.get("RUNBOOK_URL")}
 
 
 # ---------------------------------------------------------------------------------- tenants

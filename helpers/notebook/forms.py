@@ -53,6 +53,7 @@ class StepForm:
         self.message.add_class("bp-form-message")  # what a press says, found by the browser tests
         self.output = widgets.Output()  # only used while the page shows no result yet
         self.result = None
+        self.advanced = None  # the Accordion folding the advanced fields, once widget() built it
         self.button.on_click(self._clicked)
 
     @property
@@ -114,5 +115,14 @@ class StepForm:
                 show(self.result)
 
     def widget(self) -> widgets.VBox:
-        children = list(self.inputs.values()) + list(self.secrets.values())
+        """The secret fields first (what a person practising comes to paste), then the fields a person
+        changes, the rest folded under "Advanced" (the schema's `advanced` flag), then the button."""
+        main = [w for name, w in self.inputs.items() if not PARAMETERS[name].advanced]
+        rest = [w for name, w in self.inputs.items() if PARAMETERS[name].advanced]
+        children = list(self.secrets.values()) + main
+        if rest:
+            self.advanced = widgets.Accordion(children=[widgets.VBox(rest)], selected_index=None)
+            self.advanced.set_title(0, f"Advanced: {len(rest)} more parameters")
+            self.advanced.add_class("bp-form-advanced")
+            children.append(self.advanced)
         return widgets.VBox(children + [self.button, self.message, self.output])

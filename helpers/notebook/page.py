@@ -16,6 +16,7 @@ import os
 import time
 
 from helpers.errors import ParameterError, RunbookError
+from helpers.notebook.guide import first_steps
 from helpers.notebook.report import show, verdict_line
 from helpers.steps import STEPS, findings, run_step
 from helpers.steps.context import RUN_CONTEXT_ENV
@@ -51,6 +52,21 @@ class StepNotebook:
     def ids(self) -> tuple[str, str]:
         return f"{self.step_id}-result", f"{self.step_id}-verdict"
 
+    def guide(self, result: StepResult, *, update: bool = False) -> None:
+        """Step 00 only, and only by hand (the runner's records stay as they were): what to do first when
+        practising on the emulator, or nothing. Always displayed, so that a form's result can update it."""
+        if self.step_id != next(iter(STEPS)) or os.environ.get(HEADLESS_ENV):
+            return
+        from IPython.display import display, update_display
+
+        ids = list(STEPS)
+        try:
+            text = first_steps(result, self.params(), STEPS[ids[1]].notebook)
+        except ParameterError:
+            text = ""
+        data, guide_id = {"text/html": text or "<span></span>", "text/plain": ""}, f"{self.step_id}-first-steps"
+        (update_display if update else display)(data, raw=True, display_id=guide_id)
+
     def params(self):
         return from_namespace(self.namespace, self.step.parameters)
 
@@ -83,6 +99,7 @@ class StepNotebook:
             result = run_step(self.step_id, params)
             in_lab(result, params)
         show(result, display_id=self.ids[0])
+        self.guide(result)
         return result
 
     def verdict(self, result: StepResult) -> None:
@@ -103,6 +120,7 @@ class StepNotebook:
         from IPython.display import update_display
 
         show(result, display_id=self.ids[0], update=True)
+        self.guide(result, update=True)
         update_display({"text/plain": verdict_line(result)}, raw=True, display_id=self.ids[1])
         return True
 

@@ -59,14 +59,29 @@ def as_text(result: StepResult) -> str:
     return "\n".join(f"{k.ljust(width)} | {v}" for k, v in table)
 
 
+# What each status means to a person, in plain words: the first thing a page's result says.
+PLAIN = {"ok": "Done: checked, and as it should be", "changed": "Done: the runbook made a change and verified it",
+         "action-required": "Your turn: do what is listed below, then run this page again", "failed": "Failed",
+         "skipped": "Skipped", "interrupted": "Interrupted"}
+
+
 def as_html(result: StepResult) -> str:
+    """The verdict first, in plain words, and what a person must do; everything observed folded below it
+    (an HTML <details>): the evidence keeps its exact words and labels there."""
     colour = COLOURS.get(result.status, "#000")
     body = "".join(
         f"<tr><th style='text-align:left;padding:2px 8px;vertical-align:top;white-space:nowrap'>{html.escape(k)}</th>"
         f"<td style='text-align:left;padding:2px 8px'>"
         + (f"<b style='color:{colour}'>{html.escape(v)}</b>" if k == "status" else html.escape(v))
         + "</td></tr>" for k, v in rows(result))
-    return f"<table style='border-left:4px solid {colour}'>{body}</table>"
+    todo = "".join(f"<li>{html.escape(a)}</li>" for a in result.actions)
+    todo = f"<p style='margin:6px 0 2px'><b>What to do</b></p><ol class='bp-todo'>{todo}</ol>" if todo else ""
+    return (f"<div class='bp-result' style='border-left:4px solid {colour};padding:2px 10px'>"
+            f"<p class='bp-verdict' style='font-size:1.1em;margin:4px 0'><b style='color:{colour}'>"
+            f"{html.escape(PLAIN.get(result.status, result.status))}.</b> {html.escape(result.summary[:1].upper() + result.summary[1:])}."
+            f"</p>{todo}"
+            f"<details class='bp-details'><summary>Details: what the runbook observed, changed and concluded "
+            f"({result.status})</summary><table>{body}</table></details></div>")
 
 
 def verdict_line(result: StepResult) -> str:

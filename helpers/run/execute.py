@@ -24,7 +24,14 @@ from helpers.notebook.report import read_results
 from helpers.run.interrupt import Interrupted, SignalGuard, held_signals
 from helpers.run.logs import Printer, run_log
 from helpers.safety.private import make_private
-from helpers.safety.secrets import HANDOFF_ENV, SECRET_ENV, read_handoff, secret_variables, write_private_json
+from helpers.safety.secrets import (
+    HANDOFF_ENV,
+    SECRET_ENV,
+    SOURCES_KEY,
+    read_handoff,
+    secret_variables,
+    write_private_json,
+)
 from helpers.steps import STEPS, findings, sends
 from helpers.steps.context import RUN_CONTEXT_ENV
 from helpers.steps.params import EMULATOR_URL_ENV, RunbookParams
@@ -120,7 +127,10 @@ class Steps:
             self.private = make_private(self.options.private_root)  # names its owner: a kill -9 is swept later
         self.handoff, self.context = self.private / "handoff.json", self.private / "run-context.json"
         store = self.run.secrets.store
-        write_private_json(self.handoff, {store._key(role): value for role, value in self.run.secrets.found.items()})
+        handed = {store._key(role): value for role, value in self.run.secrets.found.items()}
+        sources = {store._key(role): secret.source for role in self.run.secrets.found
+                   if (secret := store.get(role)) is not None}
+        write_private_json(self.handoff, {**handed, SOURCES_KEY: sources})
 
     def remove_private(self) -> None:
         if self.private is not None:

@@ -30,6 +30,9 @@ from helpers.steps import STEPS
 
 SHOWN_CODE = "injected-parameters"  # the one code cell whose code a reader needs: what the run gave the step
 STEP_LINK = re.compile(r"""href=(["'])(\d\d_[a-z][a-z0-9_]*)\.ipynb(#[^"']*)?\1""")
+# The lab's landing page and closing page (notebooks/README.md, done.ipynb) are not in a run's record: there the
+# run's summary plays both parts.
+LAB_PAGE = re.compile(r"""href=(["'])(?:README\.md|done\.ipynb)(#[^"']*)?\1""")
 
 
 def page_name(step_id: str) -> str:
@@ -92,7 +95,7 @@ def _step_links(body: str, pages: dict[str, str]) -> str:
             return "data-not-run=\"this step has no page in this run\""
         return f"href={match.group(1)}{esc(target)}{match.group(3) or ''}{match.group(1)}"
 
-    return STEP_LINK.sub(swap, body)
+    return LAB_PAGE.sub(lambda m: f"href={m.group(1)}summary.html{m.group(1)}", STEP_LINK.sub(swap, body))
 
 
 def render(notebook: Path, where: Where) -> str:

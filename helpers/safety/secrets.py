@@ -78,6 +78,9 @@ def secret_variables(environ) -> dict[str, str]:
     return {name: value.strip() for name, value in environ.items()
             if name.split("__")[0] in SECRET_ENV.values() and isinstance(value, str) and value.strip()}
 HANDOFF_ENV = "BP_RUNBOOK_HANDOFF"
+# In the runner's private handoff file: where each secret came from ({key: source}), so that a refusal names
+# the file a person can delete (their handoff file), not the runner's temporary copy. Never a secret.
+SOURCES_KEY = "_sources"
 DEFAULT_HANDOFF = Path.home() / ".cache" / "bp-sms-runbook" / "handoff.json"
 KEYRING_SERVICE = "bp-sms-runbook"
 
@@ -110,6 +113,11 @@ def write_private_json(path: Path, data: dict) -> None:
         json.dump(data, handle)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def _drop_source(data: dict, key: str) -> None:
+    if isinstance(data.get(SOURCES_KEY), dict):
+        data[SOURCES_KEY].pop(key, None)
 
 
 def _keyring():
@@ -154,9 +162,11 @@ class SecretStore:
             if self.environ.get(env, "").strip():
                 return Secret(self.environ[env], name=name, source=f"environment variable {env}")
         path = handoff_path(self.environ)
-        value = read_handoff(path).get(key)
-        if value:
-            return Secret(value, name=name, source=f"handoff file {path}")
+        data = read_handoff(path)
+        value = data.get(key)
+        if value and isinstance(value, str):
+            origin = data.get(SOURCES_KEY, {}).get(key) if isinstance(data.get(SOURCES_KEY), dict) else None
+            return Secret(value, name=name, source=origin if isinstance(origin, str) else f"handoff file {path}")
         ring = _keyring() if self.use_keyring else None
         if ring is not None:
             try:
@@ -177,6 +187,7 @@ class SecretStore:
             path = handoff_path(self.environ)
             data = read_handoff(path)
             data[key] = secret.reveal()
+            _drop_source(data, key)  # a new value: where the old one came from no longer applies
             write_private_json(path, data)
             secret.source = f"handoff file {path}"
         return secret
@@ -187,6 +198,7 @@ class SecretStore:
         path = handoff_path(self.environ)
         data = read_handoff(path)
         if data.pop(key, None) is not None:
+            _drop_source(data, key)
             write_private_json(path, data)
 
     def describe(self) -> list[dict]:

@@ -45,8 +45,7 @@ def access_token(ctx: StepContext) -> StepResult:
         return finish_not_accepted(ctx, r, tp, deferred="")
     contradiction = record_accepted(ctx, r, tp)
     token = tp.check.token
-    head = f"a {token.token_type} token valid {token.expires_in} s was issued and the SMS/MMS API accepts it " \
-           f"({tp.probe.answer})"
+    head = f"the API user gets a token (valid {token.expires_in} s) and the SMS/MMS API accepts it"
     if contradiction:
         return r.finish(ACTION_REQUIRED, f"{head}, but {contradiction}")
     refused = earlier_refusal(ctx)
@@ -57,8 +56,7 @@ def access_token(ctx: StepContext) -> StepResult:
                      f"({found['answer']}) and accepted it in step 04 ({tp.probe.evidence}).",
                      "If the answers keep disagreeing, send the run's report (summary.html) to your service provider."]
         return r.finish(ACTION_REQUIRED, f"the tenant's answers contradict each other: the SMS/MMS API accepts the API "
-                                         f"user's token now ({tp.probe.evidence}), but {refusal_words(step, found)} "
-                                         "earlier in this run")
+                                         f"user's token now, but {refusal_words(step, found)} earlier in this run")
     return r.finish(OK, f"{head}; {_confirmed(ctx, r, tp)}")
 
 
@@ -70,7 +68,7 @@ def _confirmed(ctx: StepContext, r: StepResult, tp) -> str:
     (a user whose role holds the privilege). Each is recorded in observed["verifies"]."""
     kind, steps = ctx.session()
     if kind is None:
-        return "run on its own: no earlier step of this run to name"
+        return "no earlier step ran in this run or lab session, so it confirms no other step"
     where = "of this run" if kind == "run" else "of this lab session"
     earlier = {s: e for s, e in steps.items() if s < ctx.step_id}
     verified, others = {}, []

@@ -38,8 +38,7 @@ def api_secret(ctx: StepContext) -> StepResult:
             diagnosis = rejected_api_secret(ctx, check)
             r.evidence.update(diagnosis.evidence)
             r.actions = diagnosis.actions
-            return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused ({check.answer}): "
-                                             f"{diagnosis.cause}")
+            return r.finish(ACTION_REQUIRED, f"the API secret of '{p.api_user}' is refused: {diagnosis.cause}")
     if p.practice_mode and p.dry_run:
         r.actions = instructions.api_secret(p)
         return r.finish(ACTION_REQUIRED, f"dry run: would generate the API secret of '{p.api_user}' through the "

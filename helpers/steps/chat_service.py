@@ -40,17 +40,19 @@ def chat_service(ctx: StepContext) -> StepResult:
         return r.finish(ACTION_REQUIRED, f"set {p.access_number} as outbound chat account of '{p.chat_service}' in the "
                                          "admin UI; without admin credentials it cannot be verified")
     lookup = find_number(access.client, p.access_number)
+    if lookup.verdict in (FORBIDDEN, ADMIN_REFUSED, ABSENT):
+        r.evidence["access numbers (/phone/ext)"] = lookup.said
     if lookup.verdict == FORBIDDEN:
         r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage phones'."]
-        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not list access numbers ({lookup.said}): "
-                                         "it lacks 'Manage phones'")
+        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not list access numbers: it lacks "
+                                         "'Manage phones'")
     if lookup.verdict == ADMIN_REFUSED:
         r.actions = [f"Check in {CCA} that the admin user '{p.admin_user}' is enabled and its API secret current."]
-        return r.finish(ACTION_REQUIRED, f"the Configuration API rejects the admin's freshly issued token ({lookup.said})")
+        return r.finish(ACTION_REQUIRED, "the tenant rejects the admin's token, issued a moment ago, when it lists the "
+                                         "access numbers")
     if lookup.verdict == ABSENT:
         r.actions = [f"Ask your service provider to assign {p.access_number} to the tenant with an SMS/MMS account."]
-        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not an access number of this tenant (/phone/ext: "
-                                         f"{lookup.detail})")
+        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not one of this tenant's access numbers")
     if lookup.verdict != FOUND:
         return instructions.finish_unverified(r, f"/phone/ext answered {lookup.said}")
     number = lookup.number
@@ -60,14 +62,14 @@ def chat_service(ctx: StepContext) -> StepResult:
     _observe(r, number)
     if number.media in VOICE_ONLY:
         r.actions = [f"Ask your service provider to enable SMS on {p.access_number} and link an SMS/MMS account."]
-        return r.finish(ACTION_REQUIRED, f"{p.access_number} is not SMS-capable (media {number.media})")
+        return r.finish(ACTION_REQUIRED, f"{p.access_number} cannot send texts: the tenant lists it for voice only")
     if not number.sms_capable:
         r.notes.append(f"The number's media {number.media!r} is not a documented value (voice, text, voice_text): "
                        "its SMS capability is not known.")
     if p.chat_service in services:
         r.evidence.update({"textOutService": ", ".join(services), "type": number.type or "(none)"})
-        return r.finish(OK, f"{p.access_number} is an outbound chat account of '{p.chat_service}' (/phone/ext "
-                            f"textOutService)")
+        return r.finish(OK, f"{p.access_number} is an outbound chat account of '{p.chat_service}' (the tenant's list "
+                            "of access numbers says so)")
     if services:
         r.notes.append(f"/phone/ext reports the number as configured for another service: {', '.join(services)}.")
     if p.practice_mode and p.dry_run:
@@ -80,20 +82,25 @@ def chat_service(ctx: StepContext) -> StepResult:
             return r.finish(ACTION_REQUIRED, f"{p.access_number} is the outbound chat account of "
                                              f"{', '.join(repr(s) for s in services)}, not of '{p.chat_service}'")
         if number.type == "text-out":
-            return r.finish(ACTION_REQUIRED, f"{p.access_number} is of type text-out but /phone/ext names no "
-                                             f"service: check in the admin UI that '{p.chat_service}' lists it")
+            return r.finish(ACTION_REQUIRED, f"{p.access_number} is set up for outgoing texts, but the tenant names no "
+                                             f"chat service using it: check in the admin UI that '{p.chat_service}' "
+                                             "lists it")
         return r.finish(ACTION_REQUIRED, f"{p.access_number} is not an outbound chat account of "
-                                         f"'{p.chat_service}' (type {number.type or 'not given'})")
+                                         f"'{p.chat_service}': no chat service uses it yet")
     ctx.console().add_outbound_account(p.chat_service, p.access_number)
     r.changed.append(f"{LABEL} set {p.access_number} as an outbound chat account of '{p.chat_service}'")
     after = find_number(access.client, p.access_number)
     if after.verdict == FOUND:
         _observe(r, after.number)
     if after.verdict != FOUND or p.chat_service not in after.number.text_out_services:
-        return r.finish(FAILED, f"the console change is not visible in /phone/ext ({after.said})")
-    r.evidence.update({"textOutService": ", ".join(after.number.text_out_services), "type": after.number.type})
+        r.evidence["after the change (/phone/ext)"] = (after.said if after.verdict != FOUND else
+                                                       f"textOutService {after.number.text_out_services or '(none)'}")
+        return r.finish(FAILED, "the change made through the emulator's console does not show in the tenant's "
+                                "list of access numbers")
+    r.evidence.update({"textOutService": ", ".join(after.number.text_out_services),
+                       "type": f"{number.type} -> {after.number.type}"})
     return r.finish(CHANGED, f"{p.access_number} is now an outbound chat account of '{p.chat_service}' "
-                             f"(practice; type {number.type} -> {after.number.type})")
+                             "(practice: set through the emulator's console) and verified")
 
 
 def _observe(r: StepResult, number) -> None:

@@ -107,7 +107,9 @@ class StepContext:
             return AdminAccess(None, "no secret")
         access = AdminAccess(None, check.verdict, check)
         if check.verdict == REJECTED:
-            self.notes.append(f"The admin user's secret ({secret.source}) was rejected: {check.said}.")
+            forget = (" `python -m helpers forget` deletes that file." if secret.source.startswith("handoff file ")
+                      else "")
+            self.notes.append(f"The admin user's secret ({secret.source}) was rejected: {check.said}.{forget}")
         return access
 
     def check_secret(self, role: str, login: str, secret: Secret) -> TokenCheck:

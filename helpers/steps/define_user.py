@@ -84,7 +84,7 @@ def define_user(ctx: StepContext) -> StepResult:
             f"could not verify: user '{p.api_user}' {verb} the role '{p.role}' and is enabled, but Get User Lock "
             f"State answered {lookup.lock_answer}")
     return r.finish(status, f"user '{p.api_user}' {verb} the role '{p.role}' and is enabled and not locked out "
-                            "(Get User)")
+                            "(the tenant's user record says so)")
 
 
 def _observe(r: StepResult, lookup: UserLookup) -> None:
@@ -106,14 +106,16 @@ def _lookup_problem(ctx: StepContext, r: StepResult, lookup: UserLookup) -> Step
     p = ctx.params
     if lookup.verdict == FOUND:
         return None
+    if lookup.verdict in (FORBIDDEN, ADMIN_REFUSED):
+        r.evidence["Get User"] = lookup.said
     if lookup.verdict == FORBIDDEN:
         r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
-        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not read users ({lookup.said}): "
-                                         "it lacks 'Manage users'")
+        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not read users: it lacks 'Manage users'")
     if lookup.verdict == ADMIN_REFUSED:
         r.actions = [f"Check in {CCA} that the admin user '{p.admin_user}' is enabled and its API secret current.",
                      "Re-run this notebook."]
-        return r.finish(ACTION_REQUIRED, f"the Configuration API rejects the admin's freshly issued token ({lookup.said})")
+        return r.finish(ACTION_REQUIRED, "the tenant rejects the admin's token, issued a moment ago, when it reads the "
+                                         "user")
     if lookup.verdict == MISMATCH:
         r.actions = [f"In {CCA}, open Users & Teams > Users and check the user '{p.api_user}'.",
                      "Report the mismatch to your service provider; re-run afterwards."]
@@ -170,6 +172,7 @@ def _refused_create(ctx: StepContext, r: StepResult, admin, exc: ApiError) -> St
     None when the answer leaves open whether the user was created (5xx, no answer, 409)."""
     p = ctx.params
     detail = exc.detail.lower()
+    r.evidence["Create User"] = f"{exc.answer}: {exc.detail}"
     if exc.status == 404 and "team" in detail:
         try:
             teams = ", ".join(admin.teams.names())
@@ -177,19 +180,20 @@ def _refused_create(ctx: StepContext, r: StepResult, admin, exc: ApiError) -> St
             teams = f"the team list could not be read: {teams_error.answer}"
         r.actions = [f"Set api_user_team to an existing team ({teams}), or create the team "
                      f"'{p.api_user_team}' in {CCA}."]
-        return r.finish(ACTION_REQUIRED, f"the team '{p.api_user_team}' does not exist (Create User: {exc.answer}: "
-                                         f"{exc.detail})")
+        return r.finish(ACTION_REQUIRED, f"the team '{p.api_user_team}' does not exist (the tenant said so when asked "
+                                         "to create the user)")
     if exc.status == 404 and "role" in detail:  # named only when the tenant names it
         r.actions = [f"In {CCA}, Users & Teams > Roles: create the role '{p.role}' (then step 01 grants its privilege)."]
-        return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (Create User: {exc.answer}: {exc.detail})")
+        return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (the tenant said so when asked to create "
+                                         "the user)")
     if exc.status == 401:  # the admin's token, freshly issued, refused: nothing about the user's fields
         r.actions = [f"Check in {CCA} that the admin user '{p.admin_user}' is enabled and its API secret current.",
                      "Re-run this notebook."]
-        return r.finish(ACTION_REQUIRED, f"the Configuration API rejects the admin's freshly issued token (Create User: "
-                                         f"{exc.answer}: {exc.detail})")
+        return r.finish(ACTION_REQUIRED, "the tenant rejects the admin's token, issued a moment ago, when it creates the "
+                                         "user")
     if exc.status == 403:
         r.actions = [f"In {CCA}, give the admin user '{p.admin_user}' a role with the privilege 'Manage users'."]
-        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not create users ({exc.answer})")
+        return r.finish(ACTION_REQUIRED, f"the admin user '{p.admin_user}' may not create users")
     if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 409, 429):
         r.actions = [f"Check api_user, api_user_first_name, api_user_last_name and api_user_team against the "
                      f"tenant's rules ({exc.detail}), or create the user in {CCA}."]
@@ -205,12 +209,12 @@ def _guided(ctx: StepContext, r: StepResult, why: str) -> StepResult:
         r.evidence["SMS/MMS API probe"] = f"accepted: {tp.probe.evidence}"
         r.inferred.append(f"'{p.api_user}' exists, is enabled and holds a role with '{PRIVILEGE}'; whether that role is "
                           f"'{p.role}' cannot be observed without admin credentials")
-        return r.finish(OK, f"'{p.api_user}' gets a token that the SMS/MMS API accepts ({tp.probe.answer}); inferred: "
-                            "the user exists, is enabled and holds a role with the privilege")
+        return r.finish(OK, f"'{p.api_user}' gets a token that the SMS/MMS API accepts, so the user must exist, be "
+                            "enabled and hold a role with the privilege (an inference)")
     if tp.check is not None and tp.check.verdict == ISSUED and tp.probe.verdict == NO_PRIVILEGE:
         r.actions = instructions.define_user(p, exists=True)
-        return r.finish(ACTION_REQUIRED, f"'{p.api_user}' gets a token, but the SMS/MMS API refuses it "
-                                         f"({tp.probe.answer}): add role '{p.role}', or grant the privilege (step 01)")
+        return r.finish(ACTION_REQUIRED, f"'{p.api_user}' gets a token, but the SMS/MMS API refuses it for lack of the "
+                                         f"privilege: add role '{p.role}', or grant the privilege (step 01)")
     if tp.check is not None:
         what = tp.probe.said if tp.probe is not None else tp.check.said
         r.evidence["API user's token"] = what

@@ -37,16 +37,16 @@ def rejected_api_secret(ctx: StepContext, check: TokenCheck) -> Diagnosis:
                                      "a new secret will not help: see step 02."])
     evidence = {"Get User": lookup.said if lookup.request == "Get User" else f"{lookup.by}: {lookup.said}"}
     if lookup.verdict == ABSENT:
-        return Diagnosis(f"the user '{p.api_user}' does not exist (Get User: {lookup.answer}), so no secret can work; "
+        return Diagnosis(f"the user '{p.api_user}' does not exist (the tenant has no such user), so no secret can work; "
                          "complete step 02 first", ["Complete step 02 (define the user), then step 03 again."]
                          + instructions.define_user(p, exists=False)[:2], evidence)
     if lookup.verdict == FOUND:
         evidence["user state"] = lookup.state_words()
         if lookup.user.disabled:
-            return Diagnosis(f"the user '{p.api_user}' is disabled (Get User)", instructions.user_state(p, "disabled"),
+            return Diagnosis(f"the user '{p.api_user}' is disabled", instructions.user_state(p, "disabled"),
                              evidence)
         if lookup.locked:
-            return Diagnosis(f"the user '{p.api_user}' is locked out (Get User lock state)",
+            return Diagnosis(f"the user '{p.api_user}' is locked out",
                              instructions.user_state(p, "locked out"), evidence)
         return Diagnosis(f"the user '{p.api_user}' exists and is {lookup.state_words()}, so the secret itself is "
                          "wrong or was replaced by a newer one: generate a new one", generate, evidence)

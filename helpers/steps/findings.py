@@ -91,6 +91,9 @@ def record_in_lab(result, params, environ=None, *, now=None) -> None:
     data = read_handoff(path)
     tenant = data.setdefault(lab_key(params), {})
     entry = shared(result.to_dict())
+    # For the closing page (helpers/notebook/closing.py): the headline, and the steps this one verified.
+    entry["summary"] = result.summary
+    entry["verifies"] = sorted((result.observed.get("verifies") or {}).keys())
     entry["at"] = time.time() if now is None else now
     tenant[result.step] = entry
     try:

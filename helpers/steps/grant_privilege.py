@@ -24,10 +24,9 @@ def grant_privilege(ctx: StepContext) -> StepResult:
     if tp.accepted:
         contradiction = record_accepted(ctx, r, tp)
         if contradiction:
-            return r.finish(ACTION_REQUIRED, f"the SMS/MMS API accepts the API user's token ({tp.probe.answer}), but "
-                                             f"{contradiction}")
-        return r.finish(OK, f"the API user's token was issued and the SMS/MMS API accepts it ({tp.probe.answer}); "
-                            f"inferred: one of the user's roles holds '{PRIVILEGE}'")
+            return r.finish(ACTION_REQUIRED, f"the SMS/MMS API accepts the API user's token, but {contradiction}")
+        return r.finish(OK, f"the API user gets a token and the SMS/MMS API accepts it, so one of the user's roles "
+                            f"must hold '{PRIVILEGE}' (an inference: no API shows a role's privileges)")
     if p.practice_mode:
         return _practice(ctx, r, tp)
     if tp.check is None:  # nothing can verify the grant yet: say so once, and send the engineer on
@@ -46,14 +45,15 @@ def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
     if p.role not in before:
         r.actions = [f"Create the role '{p.role}' (Users & Teams > Roles), or set role to an existing one: "
                      f"{', '.join(before)}."]
-        return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (emulator console)")
+        return r.finish(ACTION_REQUIRED, f"the role '{p.role}' does not exist (practice: the emulator's console lists "
+                                         "no such role)")
     findings.observe(r, "privileges of the role (emulator console)", before[p.role])
     if PRIVILEGE in before[p.role]:
         r.evidence["role privileges (emulator console)"] = before[p.role]
         if tp.probe is not None and tp.probe.verdict == NO_PRIVILEGE:  # granting again would change nothing
             return _role_granted_token_refused(ctx, r, tp)
         r.notes.append("Verified through the console only: step 04 proves the privilege with the API user's token.")
-        return r.finish(OK, f"role '{p.role}' already holds '{PRIVILEGE}' (emulator console, practice)")
+        return r.finish(OK, f"role '{p.role}' already holds '{PRIVILEGE}' (practice: seen through the emulator's console)")
     if p.dry_run:
         r.actions = instructions.grant_privilege(p)
         return r.finish(ACTION_REQUIRED, f"dry run: would grant '{PRIVILEGE}' to role '{p.role}' through the console")
@@ -63,9 +63,9 @@ def _practice(ctx: StepContext, r: StepResult, tp) -> StepResult:
     if tp.check is not None and tp.check.verdict == ISSUED:
         again = probe_with_api_token(ctx)
         if not again.accepted:
-            said = again.probe.said if again.probe else again.check.said
-            return r.finish(FAILED, f"granted through the console, but the SMS/MMS API still does not accept the API "
-                                    f"user's token ({said})")
+            r.evidence["SMS/MMS API probe"] = f"after the grant: {again.probe.said if again.probe else again.check.said}"
+            return r.finish(FAILED, "granted through the emulator's console, but the SMS/MMS API still refuses the "
+                                    "API user's token")
         r.evidence["SMS/MMS API probe"] = f"accepted after the grant: {again.probe.evidence}"
     else:
         privileges = ctx.console().roles().get(p.role, [])
@@ -82,17 +82,17 @@ def _role_granted_token_refused(ctx: StepContext, r: StepResult, tp) -> StepResu
     the user's roles (step 02), which Get User shows when there is admin access."""
     p = ctx.params
     r.evidence["SMS/MMS API probe"] = f"refused: {tp.probe.said}"
-    head = f"role '{p.role}' holds '{PRIVILEGE}' (emulator console), but the SMS/MMS API refuses the API user's token"
+    head = (f"role '{p.role}' holds '{PRIVILEGE}' (practice: seen through the emulator's console), but the SMS/MMS API "
+            "refuses the API user's token")
     lookup = api_user_lookup(ctx)
     if lookup is not None and lookup.verdict == FOUND:
         r.evidence["roles (Get User)"] = list(lookup.user.roles) or "(none)"
         if p.role not in lookup.user.roles:
             r.actions = instructions.define_user(p, exists=True)
-            return r.finish(ACTION_REQUIRED, f"{head} ({tp.probe.answer}): the user '{p.api_user}' lacks the role "
-                                             f"'{p.role}' (step 02)")
+            return r.finish(ACTION_REQUIRED, f"{head}: the user '{p.api_user}' lacks the role '{p.role}' (step 02)")
     r.actions = [f"In {CCA}, open Users & Teams > Users and check that '{p.api_user}' has the role '{p.role}' "
                  "(step 02 checks it with admin credentials).", "Re-run this notebook to verify."]
-    return r.finish(ACTION_REQUIRED, f"{head} ({tp.probe.answer}); check the roles of '{p.api_user}' (step 02)")
+    return r.finish(ACTION_REQUIRED, f"{head}; check the roles of '{p.api_user}' (step 02)")
 
 
 STEP = Step(

@@ -67,6 +67,18 @@ def sms_api_refuses_token(p: RunbookParams) -> list[str]:
             "Re-run the runbook."]
 
 
+def kept_secret_refused(source: str, on_emulator: bool) -> list[str]:
+    """A refused secret that came from a handoff file: the file to delete and the command that does it
+    (`source` is the Secret's, e.g. "handoff file /home/x/.cache/bp-sms-runbook/handoff.json")."""
+    if not source.startswith("handoff file "):
+        return []
+    path = source.removeprefix("handoff file ")
+    why = ("This emulator does not know that secret: an emulator forgets the secrets it generated when it stops, so "
+           "one kept from an earlier session is refused. " if on_emulator else "")
+    return [f"{why}Delete the kept secret: `python -m helpers forget` deletes the handoff file {path} (or delete that "
+            "file yourself); then generate a new secret and hand it over."]
+
+
 def could_not_verify(what: str) -> list[str]:
     return [f"Nothing was concluded: {what}. Re-run the runbook later.",
             "If it persists, send the run's report (summary.html) to your service provider."]

@@ -52,28 +52,39 @@ class RunbookParams:
     """Every runbook parameter with its default. Each notebook declares the ones its step uses."""
 
     tenant_url: str = param(EMULATOR, URL, "emulator (the local one), or https://<tenant host>")
-    scope: str = param("", HOST, "tenant host for the token request; empty: from tenant_url")
-    role: str = param("SMS API", TEXT, "role that must hold 'Use SMS/MMS API'", required=True)
-    api_user: str = param("api.sms", LOGIN, "login ID of the API user (the OAuth client_id)", required=True)
-    api_user_first_name: str = param("SMS", TEXT, "if the runbook creates the user", required=True)
-    api_user_last_name: str = param("API", TEXT, "if the runbook creates the user", required=True)
-    api_user_team: str = param("Admins", TEXT, "team, if the runbook creates the user", required=True)
-    admin_user: str = param("admin", LOGIN, "holds Manage users + Manage phones; empty: none")
-    access_number: str = param("+16502505674", PHONE, "the tenant's SMS access number, E.164")
-    chat_service: str = param("SMS Chat", TEXT, "its Outbound chat accounts must hold the number", required=True)
+    scope: str = param("", HOST, "tenant host for the token request; empty: from tenant_url",
+                        advanced=True)
+    role: str = param("SMS API", TEXT, "role that must hold 'Use SMS/MMS API'", required=True, advanced=True)
+    api_user: str = param("api.sms", LOGIN, "login ID of the API user (the OAuth client_id)", required=True,
+                         advanced=True)
+    api_user_first_name: str = param("SMS", TEXT, "if the runbook creates the user", required=True,
+                                    advanced=True)
+    api_user_last_name: str = param("API", TEXT, "if the runbook creates the user", required=True,
+                                   advanced=True)
+    api_user_team: str = param("Admins", TEXT, "team, if the runbook creates the user", required=True,
+                               advanced=True)
+    admin_user: str = param("admin", LOGIN, "holds Manage users + Manage phones; empty: none", advanced=True)
+    access_number: str = param("+16502505674", PHONE, "the tenant's SMS access number, E.164", advanced=True)
+    chat_service: str = param("SMS Chat", TEXT, "its Outbound chat accounts must hold the number", required=True,
+                             advanced=True)
     smoke_test: bool = param(False, FLAG, "True sends ONE real text message")
     test_destination: str = param(EXAMPLE_DESTINATION, PHONE, "E.164 handset that receives it")
-    smoke_message: str = param("Bright Pattern SMS/MMS API onboarding test", TEXT, "text of the test message")
+    smoke_message: str = param("Bright Pattern SMS/MMS API onboarding test", TEXT, "text of the test message",
+                              advanced=True)
     # Seconds have bounds (more than, at most): a timeout of days is a typo, and NaN or infinity would never end.
-    smoke_timeout: float = param(60.0, SECONDS, "seconds to wait for delivered / failed", bounds=(0, 3600))
+    smoke_timeout: float = param(60.0, SECONDS, "seconds to wait for delivered / failed", bounds=(0, 3600),
+                                 advanced=True)
     # A minimum protects the tenant: Get Message at most twice a second (docs/running.md, Bounds).
     poll_interval: float = param(2.0, SECONDS, "seconds between Get Message calls",
-                                 bounds=(MIN_POLL_INTERVAL, 600))
-    resend_unconfirmed: bool = param(False, FLAG, "True: send although an earlier text may have gone")
+                                 bounds=(MIN_POLL_INTERVAL, 600), advanced=True)
+    resend_unconfirmed: bool = param(False, FLAG, "True: send although an earlier text may have gone",
+                                     advanced=True)
     practice_mode: bool = param(False, FLAG, "emulator only: act through its console")
-    dry_run: bool = param(False, FLAG, "observe and report; change nothing")
-    ca_bundle: str = param("", FILE, "PEM bundle of a private CA; empty: system trust")
-    # The forms leave the network timeouts out: a person at a page has no reason to change them.
+    dry_run: bool = param(False, FLAG, "observe and report; change nothing", advanced=True)
+    ca_bundle: str = param("", FILE, "PEM bundle of a private CA; empty: system trust", advanced=True)
+    # The forms show tenant_url, practice_mode, smoke_test and test_destination (and the step's secret fields):
+    # what a person at a page changes; the rest is folded under "Advanced". They leave the network timeouts
+    # out: a person at a page has no reason to change them.
     connect_timeout: float = param(5.0, SECONDS, "seconds to connect", bounds=(0, 300), in_form=False)
     read_timeout: float = param(30.0, SECONDS, "seconds to wait for an answer", bounds=(0, 3600), in_form=False)
 

@@ -65,34 +65,34 @@ def preflight(ctx: StepContext) -> StepResult:
         r.actions = [f"Check tenant_url: {p.base_url} hands out tokens to anyone, so no secret can be proven there. "
                      "Use the tenant's own address (Bright Pattern's token endpoint refuses a request without "
                      "credentials)."]
-        return r.finish(FAILED, f"the token endpoint at {p.base_url} issues tokens without credentials ({answer}): this "
+        return r.finish(FAILED, f"the token endpoint at {p.base_url} issues tokens without asking for credentials: this "
                                 "is not a Bright Pattern tenant, or something answers in its place")
     if anon.verdict == NO_ENDPOINT:
         r.actions = [f"Check tenant_url: {p.base_url} answers, but not as a Bright Pattern tenant."]
         if anon.status in (404, 405):
-            return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token: there is no "
-                                    "token endpoint at this address")
-        return r.finish(FAILED, f"{p.base_url} answers {answer} at POST /configapi/v2/oauth/token to a request without "
-                                "credentials, without a token: a web page or a catch-all answers there, not a "
-                                "Bright Pattern token endpoint")
+            return r.finish(FAILED, f"{p.base_url} answers, but there is no token endpoint at this address: it is not "
+                                    "a Bright Pattern tenant's address")
+        return r.finish(FAILED, f"{p.base_url} answers a token request without credentials, but not as a token endpoint "
+                                "does: a web page or a catch-all answers there, not Bright Pattern")
     if anon.verdict == NO_VERDICT:
         r.actions = ["Re-run later; if it persists, ask your service provider (the token endpoint fails)."]
-        return r.finish(FAILED, f"could not verify the tenant: its token endpoint answers {answer}")
+        return r.finish(FAILED, "could not verify the tenant: its token endpoint gives no usable answer (it is in the "
+                                "details)")
 
-    verdicts = {}
+    verdicts, sources = {}, {}
     for role, login in (("api", p.api_user), ("admin", p.admin_user)):
         secret = ctx.secrets.get(role) if login else None
         if secret is None:
             continue
         check = ctx.check_secret(role, login, secret)
-        verdicts[role] = check.verdict
+        verdicts[role], sources[role] = check.verdict, secret.source
         label = "API user's secret" if role == "api" else "admin's secret"
         # What the form needs to forget a refused secret, and the plan to promise only what can happen.
         r.observed[SECRET_ACCEPTED[role]] = ctx.secrets_accepted.get(role)
         if check.verdict == ISSUED:
             r.evidence[label] = f"a token was issued to '{login}' (valid {check.token.expires_in} s)"
         elif check.verdict == REJECTED:
-            r.evidence[label] = f"refused for '{login}': {check.said}"
+            r.evidence[label] = f"refused for '{login}' (from the {secret.source}): {check.said}"
         else:
             r.evidence[label] = f"could not be checked for '{login}': {check.said}"
             return instructions.finish_unverified(r, f"the token request with the {label} answered {check.said}")
@@ -111,6 +111,9 @@ def preflight(ctx: StepContext) -> StepResult:
         r.actions = [f"In Contact Center Administrator, Users & Teams > Users: generate a new API secret for {users} "
                      "and hand it over (a form's secret field, or the environment), then re-run.",
                      "If a user does not exist, is disabled or locked out, a new secret will not help: see step 02."]
+        kept = {source for role, source in sources.items() if role in refused}
+        r.actions = [a for source in sorted(kept) for a in instructions.kept_secret_refused(source, kind == "emulator")
+                     ] + r.actions
         return r.finish(ACTION_REQUIRED, f"{head}; but {names} {'is' if len(refused) == 1 else 'are'} refused")
     return r.finish(OK, head)
 

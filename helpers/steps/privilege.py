@@ -65,8 +65,8 @@ def earlier_refusal(ctx: StepContext) -> tuple[str, dict] | None:
 
 
 def refusal_words(step: str, found: dict) -> str:
-    what = "no role of the user holds the privilege" if found["verdict"] == NO_PRIVILEGE else "it rejects the token"
-    return f"step {step[:2]} found the SMS/MMS API refusing the API user's token ({found['answer']}: {what})"
+    what = "no role of the user holds the privilege" if found["verdict"] == NO_PRIVILEGE else "it rejected the token as not valid"
+    return f"step {step[:2]} found the SMS/MMS API refusing the API user's token ({what})"
 
 
 def record_accepted(ctx: StepContext, r: StepResult, tp: TokenProbe) -> str | None:
@@ -139,16 +139,15 @@ def _refused(ctx: StepContext, r: StepResult, tp: TokenProbe) -> StepResult:
             r.evidence["roles (Get User)"] = list(lookup.user.roles) or "(none)"
             if p.role not in lookup.user.roles:
                 r.actions = instructions.define_user(p, exists=True)[:2] + r.actions
-                return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token ({probe.answer}): "
-                                                 f"the user lacks the role '{p.role}' (step 02), and none of its roles "
-                                                 f"holds '{PRIVILEGE}'")
-        return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token ({probe.answer}): none of its "
-                                         f"roles holds '{PRIVILEGE}'")
+                return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token: the user lacks the "
+                                                 f"role '{p.role}' (step 02), and none of its roles holds '{PRIVILEGE}'")
+        return r.finish(ACTION_REQUIRED, f"the SMS/MMS API refuses the API user's token: none of the user's roles "
+                                         f"holds '{PRIVILEGE}'")
     if probe.verdict == TOKEN_REFUSED:
         r.evidence["SMS/MMS API probe"] = f"refused the token: {probe.said}"
         r.actions = instructions.sms_api_refuses_token(p)
-        return r.finish(ACTION_REQUIRED, f"the token endpoint issued a token, but the SMS/MMS API rejects it "
-                                         f"({probe.said})")
+        return r.finish(ACTION_REQUIRED, "the API user gets a token, but the SMS/MMS API rejects that token as not "
+                                         "valid (not for a missing privilege)")
     raise AssertionError("only a refusal comes here")
 
 
@@ -162,6 +161,6 @@ def _name_earlier_acceptance(ctx: StepContext, r: StepResult) -> StepResult:
     r.evidence[f"step {step[:2]}'s probe"] = f"accepted: {earlier['answer']}"
     r.actions = r.actions + ["If nothing changed in between, the tenant's answers contradict each other: re-run the "
                              "runbook, and if they keep disagreeing send summary.html to your service provider."]
-    r.summary = (f"{r.summary}; yet step {step[:2]} of this run found the token accepted ({earlier['answer']}): the "
-                 "tenant's answers contradict each other")
+    r.summary = (f"{r.summary}; yet step {step[:2]} of this run found the token accepted: the tenant's answers "
+                 "contradict each other")
     return r

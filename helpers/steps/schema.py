@@ -115,12 +115,13 @@ class Param:
     bounds: tuple[float, float] | None = None  # seconds: (more than 0, or at least a minimum > 0; at most)
     required: bool = False  # must not be empty
     in_form: bool = True  # whether a notebook's form shows it
+    advanced: bool = False  # in the form, folded under "Advanced": what a person rarely needs to change
 
 
 def param(default, kind: Kind, comment: str, *, bounds: tuple[float, float] | None = None, required: bool = False,
-          in_form: bool = True):
+          in_form: bool = True, advanced: bool = False):
     """A field of a `@schema` dataclass: its default and everything else known about it."""
-    return field(default=default, metadata={META: Param(kind, comment, bounds, required, in_form)})
+    return field(default=default, metadata={META: Param(kind, comment, bounds, required, in_form, advanced)})
 
 
 def _type_name(annotation) -> str:

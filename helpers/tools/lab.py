@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,30 @@ def port_number(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number; give one from 1 to 65535 (e.g. 8766)")
     return port
+
+
+def free_port_from(port: int, tries: int = 50) -> int:
+    """The first port from `port` on that nothing listens on (what JupyterLab itself would move to), so
+    that the landing page's address is known before JupyterLab starts."""
+    for candidate in range(port, min(port + tries, 65536)):
+        with socket.socket() as probe_socket:
+            try:
+                probe_socket.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    return port
+
+
+def link_back(emulator: str, landing: str) -> bool:
+    """Tell the emulator's practice admin UI where the runbook's landing page is, for its "Back to the
+    runbook" link; False (the link stays as it was) when the emulator does not take it."""
+    transport = Transport(emulator, connect_timeout=2, read_timeout=5, retry=RetryPolicy(max_attempts=1))
+    try:
+        transport.request("PUT", "/_emulator/runbook-link", json_body={"url": landing}, idempotent=True)
+    except ApiError:
+        return False
+    return True
 
 
 def lab_command(notebook_dir: Path, port: int, *, open_browser: bool, extra: list[str], euid: int) -> list[str]:
@@ -185,11 +210,15 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     else:
         say(f"Emulator: reusing the one already answering at {url} (it keeps running after JupyterLab exits).")
     try:
+        port = free_port_from(args.port)
+        landing = f"http://localhost:{port}/lab/tree/{LANDING_PAGE}"
+        if (args.notebook_dir / LANDING_PAGE).is_file() and not link_back(url, landing):
+            say("The practice admin UI did not take the runbook's address: it shows no link back to it.")
         say(f"Practice admin UI (stands in for Contact Center Administrator): {url}/_emulator/")
         say(f"Notebook kernels get {EMULATOR_URL_ENV}={url}.")
         say(f"Starting JupyterLab on {args.notebook_dir} (Ctrl-C stops it"
             f"{' and the emulator' if server else ''}) ...")
-        command = lab_command(args.notebook_dir.resolve(), args.port, open_browser=not args.no_browser, extra=extra,
+        command = lab_command(args.notebook_dir.resolve(), port, open_browser=not args.no_browser, extra=extra,
                               euid=os.geteuid())
         return run_lab(command, {**os.environ, EMULATOR_URL_ENV: url})
     finally:

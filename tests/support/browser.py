@@ -77,6 +77,11 @@ def body_text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
 
+def current_panel(browser) -> str:
+    """The DOM id of the document JupyterLab shows (other notebooks stay open in hidden tabs)."""
+    return browser.execute_script("return window.jupyterapp.shell.currentWidget.id")
+
+
 class AdminUI:
     """What an engineer does on the practice admin UI: menus, links, checkboxes, Save."""
 
@@ -120,6 +125,12 @@ class AdminUI:
         return self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.notice")
                                and d.find_element(By.CSS_SELECTOR, "p.notice").text)
 
+    def back_to_runbook(self) -> None:
+        """The header's link back to the runbook's landing page (make lab tells the emulator where it is)."""
+        from selenium.webdriver.common.by import By
+
+        self.browser.find_element(By.XPATH, "//header//a[normalize-space()='← Back to the runbook']").click()
+
     def generate_secret(self, login_id: str) -> str:
         """Users & Teams > Users > the user > API secret > Generate; the value shown once."""
         from selenium.webdriver.common.by import By
@@ -159,6 +170,10 @@ class Lab:
             self.url = served_url(runtime)
             try:
                 if self.url and requests.get(f"{self.url}/api/status?token={LAB_TOKEN}", timeout=1).ok:
+                    # What `make lab` does: the practice admin UI links back to this JupyterLab's landing page.
+                    from helpers.tools.lab import link_back
+
+                    assert link_back(emulator_url, f"{self.url}/lab/tree/README.md?token={LAB_TOKEN}")
                     return
             except requests.RequestException:
                 pass
@@ -173,6 +188,12 @@ class Lab:
 
     def open_and_run_all(self, browser, notebook: str):
         """Open a notebook as a person would (click into it, wait for its kernel) and run all cells."""
+        # ?reset: a fresh workspace, so the notebook opened before is not restored beside this one.
+        browser.get(f"{self.url}/lab/tree/{notebook}?reset&token={LAB_TOKEN}")
+        return self.run_all_here(browser, notebook)
+
+    def run_all_here(self, browser, notebook: str):
+        """Run all cells of a notebook this browser already shows (opened by following a link)."""
         from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
@@ -180,14 +201,13 @@ class Lab:
         # The page re-renders while kernels and widgets come up: an element read a moment ago may be gone.
         wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,
                                                                ElementNotInteractableException))
-        # ?reset: a fresh workspace, so the notebook opened before is not restored beside this one.
-        browser.get(f"{self.url}/lab/tree/{notebook}?reset&token={LAB_TOKEN}")
-        # Headless Chromium gives the page focus only on a click, and JupyterLab's current widget follows focus.
-        visible = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell .jp-InputArea"
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, visible).click() or True)
         wait.until(lambda d: d.execute_script(
             "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
             f"return !!w && w.context && w.context.path === {json.dumps(notebook)};"))
+        # Headless Chromium gives the page focus only on a click, and JupyterLab's current widget follows focus.
+        # The prompt, not the cell's middle: a page's first cell holds links, and a click there would follow one.
+        visible = f"#{current_panel(browser)} .jp-Notebook .jp-Cell .jp-InputPrompt"
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, visible).click() or True)
         wait.until(lambda d: d.execute_script(
             "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
             "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
