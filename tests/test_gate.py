@@ -156,7 +156,7 @@ OWN_WRITERS = {
     "helpers/safety/secrets.py": "the private handoff file (0600): secrets the forms handed over, never a record",
     "helpers/safety/private.py": "owner.json of a private 0700 folder: a pid and a start time",
     "helpers/run/kernels/": "the other side of the handover: the kernels' own processes, never the run's record",
-    "helpers/notebook/page.py": "prints inside a notebook's kernel: the output notebook is sealed by the record stage",
+    "helpers/notebook/": "prints inside a notebook's kernel: the output notebook is sealed by the record stage",
     "helpers/steps/sends.py": "the pending-send ledger in the run's private folder: a message id and a status",
     "helpers/tools/build.py": "writes the tracked notebooks and pages from the step declarations",
     "helpers/tools/refresh.py": "writes the tracked nbval references",
