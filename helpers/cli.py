@@ -251,12 +251,12 @@ def _history_local(out_dir: Path, tenant: str | None, limit: int, shown: str | N
     from helpers.errors import ParameterError
     from helpers.run import history
 
+    say = (lambda text: print(text.replace(str(out_dir), shown))) if shown else print  # the URL, not the copy
     try:
         folders = history.find_tenants(out_dir, tenant)
     except ParameterError as exc:
-        print(f"error: {exc}")
+        say(f"error: {exc}")
         return 3
-    say = (lambda text: print(text.replace(str(out_dir), shown))) if shown else print
     if not folders:
         say(f"No runs recorded under {out_dir}.")
         return 0

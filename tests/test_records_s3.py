@@ -209,6 +209,8 @@ def test_the_chain_on_s3_detects_an_edited_row_a_removed_row_a_changed_file_and_
     head = re.search(r"History chain head: ([0-9a-f]{16})", outcomes[-1][1])[1]
     tenant = f"{s3.url}/{TENANT}"
     assert command(capsys, "verify", tenant, "--chain-head", head)[0] == 0
+    code, printed = command(capsys, "history", "--out", s3.url, "--tenant", "nosuch.example.com")
+    assert code == 3 and f"no records for 'nosuch.example.com' under {s3.url}" in printed, printed  # not the copy
     history = objects(s3)[key("history.csv")]
     lines = history.decode().splitlines(keepends=True)
     first, second, third = (row["run_id"] for row in csv.DictReader(io.StringIO(history.decode())))
