@@ -30,6 +30,9 @@ def test_a_fleet_plan_is_one_page(tmp_path):
         table = driver.find_elements(By.TAG_NAME, "table")[0]
         rows = table.find_elements(By.TAG_NAME, "tr")
         assert len(rows) == 1 + 20  # the head, then one row per tenant of params/fleet/
+        assert [h.text for h in rows[0].find_elements(By.TAG_NAME, "th")][:3] == [
+            "tenant", "00 preflight", "01 grant privilege"]  # step names, as on the fleet page
+        assert driver.find_elements(By.TAG_NAME, "script") == []  # the record pages' shell: nothing runs
         first = rows[1].find_elements(By.TAG_NAME, "td")
         assert first[0].text == "tenant01.practice.brightpattern.com"
         assert [c.text for c in first[1:]] == ["nothing", "runbook acts", "person acts", "runbook acts",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import html
-
+from helpers.run.pages import esc, page, step_header
 from helpers.steps import STEPS
 
 WIDTH = 110  # the terminal's "what" column is cut here; plan.json and plan.html keep it whole
@@ -41,46 +40,41 @@ def _cell(step: dict | None) -> str:
     if step is None:
         return "<td></td>"
     colour = COLOURS.get(step["would"], "#000")
-    return (f"<td title='{html.escape(step['what'])}' style='background:{colour};color:white;white-space:nowrap'>"
-            f"{html.escape(step['would'])}</td>")
+    return (f"<td class=\"status\" title=\"{esc(step['what'])}\" style=\"background:{colour}\">"
+            f"{esc(step['would'])}</td>")
+
+
+def _row(t: dict) -> str:
+    if "error" in t:
+        return f"<tr><td>{esc(t['tenant'])}</td><td colspan=\"{len(STEPS)}\">{esc(t['error'])}</td></tr>"
+    by_step = {s["step"]: s for s in t["steps"]}
+    return f"<tr><td>{esc(t['tenant'])}</td>{''.join(_cell(by_step.get(s)) for s in STEPS)}</tr>"
 
 
 def html_page(plan: dict) -> str:
-    head = "".join(f"<th>{html.escape(s[:2])}</th>" for s in STEPS)
-    rows, people, runbook = [], [], []
+    """The plan's page, in the record pages' shell (helpers/run/pages.py): the grid, then who does what."""
+    head = "<th>tenant</th>" + "".join(step_header(s) for s in STEPS)
+    people, runbook = [], []
     for t in plan["tenants"]:
-        name = html.escape(t["tenant"])
-        if "error" in t:
-            rows.append(f"<tr><td>{name}</td><td colspan='{len(STEPS)}'>{html.escape(t['error'])}</td></tr>")
-            continue
-        by_step = {s["step"]: s for s in t["steps"]}
-        rows.append(f"<tr><td>{name}</td>{''.join(_cell(by_step.get(s)) for s in STEPS)}</tr>")
-        for s in t["steps"]:
-            where = f"<h3>{name} · {html.escape(s['step'])}</h3>"
-            reached = f"<p><i>{html.escape(s['reached'])}</i></p>" if s.get("reached") else ""
+        for s in t.get("steps", []):
+            where = f"<h3>{esc(t['tenant'])} · {esc(s['step'])}</h3>"
+            reached = f"<p><i>{esc(s['reached'])}</i></p>" if s.get("reached") else ""
             if s["would"] == "person acts":
-                items = "".join(f"<li>{html.escape(a)}</li>" for a in s["actions"]) or f"<li>{html.escape(s['what'])}</li>"
+                items = "".join(f"<li>{esc(a)}</li>" for a in s["actions"]) or f"<li>{esc(s['what'])}</li>"
                 people.append(f"{where}{reached}<ol>{items}</ol>")
             elif s["would"] in ("runbook acts", "run fails"):
-                runbook.append(f"{where}{reached}<p>{html.escape(s['would'])}: {html.escape(s['what'])}</p>")
-    legend = "".join(f"<li><span style='color:{COLOURS[k]};font-weight:bold'>{html.escape(k)}</span>: "
-                     f"{html.escape(v)}</li>" for k, v in plan["kinds"].items())
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SMS/MMS API runbook plan {html.escape(plan['plan_id'])}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:80em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}} th{{background:#f6f8fa}}</style></head>
-<body>
-<h1>SMS/MMS API onboarding runbook: plan</h1>
-<p><b>Plan:</b> {html.escape(plan['plan_id'])}, {len(plan['tenants'])} tenant(s). {html.escape(plan['how'])}.</p>
+                runbook.append(f"{where}{reached}<p>{esc(s['would'])}: {esc(s['what'])}</p>")
+    legend = "".join(f"<li><span style=\"color:{COLOURS[k]};font-weight:bold\">{esc(k)}</span>: {esc(v)}</li>"
+                     for k, v in plan["kinds"].items())
+    body = f"""<h1>SMS/MMS API onboarding runbook: plan</h1>
+<p><b>Plan:</b> {esc(plan['plan_id'])}, {len(plan['tenants'])} tenant(s). {esc(plan['how'])}.</p>
 <ul>{legend}</ul>
 <h2>Tenants by step</h2>
-<table><tr><th>tenant</th>{head}</tr>{''.join(rows)}</table>
+<table><tr>{head}</tr>{''.join(_row(t) for t in plan["tenants"])}</table>
 <h2>What people must do</h2>{''.join(people) or '<p>Nothing.</p>'}
 <h2>What a run would do itself, or where it would fail</h2>{''.join(runbook) or '<p>Nothing.</p>'}
-<p style="color:#6e7781">Hover a cell for what exactly. plan.json beside this page holds every step's dry-run
-result.</p>
-</body></html>
-"""
+<p class="muted">Hover a cell for what exactly. plan.json beside this page holds every step's dry-run result.</p>"""
+    return page(f"SMS/MMS API runbook plan {plan['plan_id']}", body)
 
 
 __all__ = ["html_page", "table"]
